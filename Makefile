@@ -1,0 +1,40 @@
+# Every target creates .venv and installs what it needs when missing, so a
+# fresh clone needs nothing but python3 (>= 3.10) and make.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
+STAMP := $(VENV)/.installed
+
+# QUICK=1 shrinks `make bench` to a smoke run (small sizes, few reps).
+BENCH_ARGS := $(if $(QUICK),--quick,)
+
+.PHONY: all install test lint experiments bench accuracy clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,experiments]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check jaxact tests experiments
+
+experiments: $(STAMP)
+	$(PY) -m experiments all
+
+bench: $(STAMP)
+	$(PY) -m experiments.bench $(BENCH_ARGS)
+
+accuracy: $(STAMP)
+	$(PY) -m experiments.accuracy
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
