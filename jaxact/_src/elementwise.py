@@ -1,0 +1,613 @@
+"""Elementwise activations with closed-form, cancellation-free derivatives.
+
+Every function here follows the same pattern: a public wrapper converts and
+checks its arguments (naming the function in any error), then calls a private
+``jax.custom_jvp`` whose primal and tangent share one evaluation of the
+expensive parts (one ``exp`` per element).
+
+Half-precision inputs (bfloat16, float16) are computed in float32 and rounded
+once at the end, so their results are the float32 results correctly rounded
+to the narrower type, up to that single rounding.
+
+Notation used in the comments: ``e = exp(-|x|)`` lies in (0, 1] and never
+overflows, ``q = 1 + e`` lies in [1, 2], and ``q_lo`` is the rounding error of
+``q`` so that ``q + q_lo == 1 + e`` exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from jaxact._src.checks import as_float_array, as_parameter, as_real_array
+
+_HALF_DTYPES = (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
+
+# Switch point of the accurate expm1 below. For z < -ln 2, exp(z) <= 1/2 and
+# exp(z) - 1 loses nothing: the relative error of exp(z) is multiplied by
+# exp(z) / (1 - exp(z)) <= 1. Above it that factor grows without bound as
+# z -> 0, so a Taylor polynomial takes over on [-ln 2, 0].
+_EXPM1_SWITCH = -math.log(2.0)
+
+
+def _expm1_taylor_terms(dtype) -> int:
+    """Number of Taylor terms of expm1 needed on [-ln 2, 0] for ``dtype``.
+
+    The first omitted term, ln(2)^(n+1) / (n+1)!, must be below a quarter of
+    an ULP of the smallest result, |expm1(-ln 2)| = 1/2, so n grows with the
+    precision: 10 terms for float32, 17 for float64.
+    """
+    eps = float(jnp.finfo(dtype).eps)
+    n = 1
+    while math.log(2.0) ** (n + 1) / math.factorial(n + 1) >= eps / 8:
+        n += 1
+    return n
+
+
+def _compute_dtype(dtype):
+    return jnp.dtype(jnp.float32) if jnp.dtype(dtype) in _HALF_DTYPES else jnp.dtype(dtype)
+
+
+def _upcast(x: jax.Array) -> jax.Array:
+    return x.astype(_compute_dtype(x.dtype))
+
+
+def _one_plus_small(e: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Returns (q, q_lo) with q = fl(1 + e) and q + q_lo == 1 + e exactly.
+
+    Fast2Sum (Dekker 1971) is exact because 1 >= |e| for every e used here.
+    """
+    q = 1 + e
+    q_lo = e - (q - 1)
+    return q, q_lo
+
+
+def _reciprocal(q: jax.Array, q_lo: jax.Array) -> jax.Array:
+    """1 / (q + q_lo) to within an ULP, for |q_lo| <= ulp(q) / 2.
+
+    1 / (q + q_lo) = (1 / q) (1 - q_lo / q) to first order; the neglected
+    term is (q_lo / q)^2 < eps^2.
+    """
+    r = 1 / q
+    return r - r * (q_lo * r)
+
+
+def _expm1_nonpositive(z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Returns (expm1(z), exp(z)) for z <= 0, each within about one ULP.
+
+    XLA's own expm1 on the CPU is off by up to 5.5 ULP in float32 and 4.4 in
+    float64 (measured); the Taylor polynomial below is accurate on
+    [-ln 2, 0] and ``exp(z) - 1`` is accurate below it (see _EXPM1_SWITCH).
+    """
+    e = jnp.exp(z)
+    # Evaluate the polynomial on a clipped input: outside its range it is
+    # discarded, and clipping keeps huge |z| from overflowing to inf there.
+    small = jnp.maximum(z, _EXPM1_SWITCH)
+    n_terms = _expm1_taylor_terms(z.dtype)
+    poly = jnp.full_like(small, 1.0 / math.factorial(n_terms))
+    for n in range(n_terms - 1, 0, -1):
+        poly = poly * small + (1.0 / math.factorial(n))
+    expm1 = jnp.where(z >= _EXPM1_SWITCH, poly * small, e - 1)
+    return expm1, e
+
+
+# --------------------------------------------------------------------------
+# sigmoid, softplus, log_sigmoid: all built on e = exp(-|x|)
+
+
+@jax.jit
+def _logistic_parts(x: jax.Array):
+    """Returns (e, sigma(|x|), sigma(-|x|)) for a float array x.
+
+    sigma(|x|) = 1 / (1 + e) and sigma(-|x|) = e / (1 + e); neither is formed
+    as 1 - sigma(.), which would cancel to 0 for large |x|.
+    """
+    e = jnp.exp(-jnp.abs(x))
+    q, q_lo = _one_plus_small(e)
+    r = _reciprocal(q, q_lo)
+    return e, r, e * r
+
+
+def _logistic_and_derivative(x: jax.Array):
+    e, sig_abs, sig_neg_abs = _logistic_parts(x)
+    y = jnp.where(x >= 0, sig_abs, sig_neg_abs)
+    # sigma'(x) = sigma(x) sigma(-x), the source's S(1 - S) without forming 1 - S.
+    return y, sig_abs * sig_neg_abs
+
+
+@jax.custom_jvp
+@jax.jit
+def _sigmoid(x: jax.Array) -> jax.Array:
+    y, _ = _logistic_and_derivative(_upcast(x))
+    return y.astype(x.dtype)
+
+
+@_sigmoid.defjvp
+def _sigmoid_jvp(primals, tangents):
+    (x,), (x_dot,) = primals, tangents
+    y, dy = _logistic_and_derivative(_upcast(x))
+    return y.astype(x.dtype), (x_dot.astype(dy.dtype) * dy).astype(x.dtype)
+
+
+def sigmoid(x: ArrayLike) -> jax.Array:
+    r"""Logistic sigmoid.
+
+    .. math::
+        \sigma(x) = \frac{1}{1 + e^{-x}}
+
+    Args:
+        x: input array or number. Integer and bool inputs promote to the
+            default float dtype.
+
+    Returns:
+        An array of the same shape and floating dtype as ``x``, in [0, 1].
+
+    Derivative: :math:`\sigma'(x) = \sigma(x)\,\sigma(-x)`, the source's
+    :math:`S(1 - S)` evaluated without forming :math:`1 - S`, so it stays
+    accurate (about :math:`e^{-|x|}`) where ``jax.nn.sigmoid``'s gradient is
+    exactly 0 (x > 17 in float32).
+
+    Accuracy (float32, against float64): see ``experiments/results/accuracy.md``;
+    the output and the derivative are both within a few ULP everywhere.
+
+    Limits: ``sigmoid(inf) = 1``, ``sigmoid(-inf) = 0``, derivative 0 at both;
+    NaN gives NaN.
+
+    Example:
+        >>> import jax
+        >>> import jaxact
+        >>> jaxact.sigmoid(0.0)
+        Array(0.5, dtype=float32, weak_type=True)
+        >>> float(jax.grad(jaxact.sigmoid)(30.0))  # exp(-30); jax.nn gives 0.0
+        9.357623e-14
+
+    See also: :func:`generalized_logistic`, :func:`log_sigmoid`, :func:`tanh`.
+    """
+    return _sigmoid(as_float_array("sigmoid", x))
+
+
+def _softplus_and_derivative(x: jax.Array):
+    e, sig_abs, sig_neg_abs = _logistic_parts(x)
+    q, q_lo = _one_plus_small(e)
+    # log1p(e) = log(q + q_lo) = log(q) + q_lo / q to first order. XLA's log1p
+    # is off by up to 2.5 ULP on the CPU; log is within 1.2.
+    log1p_e = jnp.log(q) + q_lo / q
+    y = jnp.maximum(x, 0) + log1p_e
+    return y, jnp.where(x >= 0, sig_abs, sig_neg_abs)
+
+
+@jax.custom_jvp
+@jax.jit
+def _softplus(x: jax.Array) -> jax.Array:
+    y, _ = _softplus_and_derivative(_upcast(x))
+    return y.astype(x.dtype)
+
+
+@_softplus.defjvp
+def _softplus_jvp(primals, tangents):
+    (x,), (x_dot,) = primals, tangents
+    y, dy = _softplus_and_derivative(_upcast(x))
+    return y.astype(x.dtype), (x_dot.astype(dy.dtype) * dy).astype(x.dtype)
+
+
+def softplus(x: ArrayLike) -> jax.Array:
+    r"""Softplus, the smooth ReLU.
+
+    .. math::
+        \mathrm{softplus}(x) = \log(1 + e^{x}) = \max(x, 0) + \log(1 + e^{-|x|})
+
+    Args:
+        x: input array or number (integers promote to the default float dtype).
+
+    Returns:
+        An array of the same shape and floating dtype as ``x``, in [0, inf].
+
+    Derivative: :math:`\mathrm{softplus}'(x) = \sigma(x)`.
+
+    Limits: ``softplus(inf) = inf``, ``softplus(-inf) = 0``; derivative 1 and
+    0; NaN gives NaN. The second form above never overflows.
+
+    Example:
+        >>> import jaxact
+        >>> jaxact.softplus(0.0)  # log 2
+        Array(0.6931472, dtype=float32, weak_type=True)
+
+    See also: :func:`log_sigmoid`, :func:`relu`.
+    """
+    return _softplus(as_float_array("softplus", x))
+
+
+@jax.custom_jvp
+@jax.jit
+def _log_sigmoid(x: jax.Array) -> jax.Array:
+    y, _ = _softplus_and_derivative(-_upcast(x))
+    return (-y).astype(x.dtype)
+
+
+@_log_sigmoid.defjvp
+def _log_sigmoid_jvp(primals, tangents):
+    (x,), (x_dot,) = primals, tangents
+    y, dy = _softplus_and_derivative(-_upcast(x))
+    return (-y).astype(x.dtype), (x_dot.astype(dy.dtype) * dy).astype(x.dtype)
+
+
+def log_sigmoid(x: ArrayLike) -> jax.Array:
+    r"""Logarithm of the sigmoid.
+
+    .. math::
+        \log \sigma(x) = -\mathrm{softplus}(-x) = \min(x, 0) - \log(1 + e^{-|x|})
+
+    Args:
+        x: input array or number (integers promote to the default float dtype).
+
+    Returns:
+        An array of the same shape and floating dtype as ``x``, in [-inf, 0].
+
+    Derivative: :math:`\sigma(-x)`, never formed as :math:`1 - \sigma(x)`.
+
+    Limits: ``log_sigmoid(inf) = 0``, ``log_sigmoid(-inf) = -inf``; derivative
+    0 and 1; NaN gives NaN.
+
+    Example:
+        >>> import jaxact
+        >>> jaxact.log_sigmoid(-100.0)
+        Array(-100., dtype=float32, weak_type=True)
+
+    See also: :func:`softplus`, :func:`sigmoid`.
+    """
+    return _log_sigmoid(as_float_array("log_sigmoid", x))
+
+
+# --------------------------------------------------------------------------
+# generalized logistic
+
+
+def _two_product_error(a: jax.Array, b: jax.Array, product: jax.Array) -> jax.Array:
+    """a * b - fl(a * b), exactly, by Dekker's splitting (no FMA needed)."""
+    split = float(2 ** ((jnp.finfo(a.dtype).nmant + 2) // 2) + 1)
+
+    def halves(v):
+        scaled = split * v
+        high = scaled - (scaled - v)
+        return high, v - high
+
+    a_hi, a_lo = halves(a)
+    b_hi, b_lo = halves(b)
+    return ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+@jax.jit
+def _generalized_logistic_parts(x: jax.Array, alpha: jax.Array):
+    """Returns (y, dy/dx, dy/dalpha) for y = sigma(x)**alpha.
+
+    y = exp(alpha * log_sigma(x)) with log_sigma(x) = min(x, 0) - log1p(e).
+    For very negative x the exponent alpha * x is large, and rounding it to
+    the working precision alone would cost up to ~100 ULP in y; so it is
+    carried as an unevaluated sum hi + lo and exp(hi + lo) = exp(hi)(1 + lo).
+    """
+    e, sig_abs, sig_neg_abs = _logistic_parts(x)
+    q, q_lo = _one_plus_small(e)
+    log1p_e = jnp.log(q) + q_lo / q
+    x_neg = jnp.minimum(x, 0)
+    # Dekker's split overflows for |x| near the top of the range, where y has
+    # long underflowed to 0 anyway: feed it a harmless value there.
+    finite_x = jnp.where(jnp.abs(x_neg) < 1e30, x_neg, 0)
+    scaled_x = alpha * x_neg
+    scaled_x_err = _two_product_error(alpha, finite_x, alpha * finite_x)
+    scaled_log1p = alpha * log1p_e
+    exponent = scaled_x - scaled_log1p
+    # TwoSum error of the subtraction (Knuth), exact in any order of sizes.
+    back = exponent - scaled_x
+    exponent_err = (scaled_x - (exponent - back)) + (-scaled_log1p - back)
+    exponent_lo = jnp.where(jnp.isfinite(scaled_x), scaled_x_err + exponent_err, 0)
+    y = jnp.exp(exponent) * (1 + exponent_lo)
+
+    sig_of_neg_x = jnp.where(x >= 0, sig_neg_abs, sig_abs)  # sigma(-x)
+    dy_dx = alpha * y * sig_of_neg_x
+    log_sigma = x_neg - log1p_e
+    # y -> 0 faster than log_sigma -> -inf: the limit of y * log_sigma is 0.
+    dy_dalpha = jnp.where(y == 0, 0, y * log_sigma)
+    return y, dy_dx, dy_dalpha
+
+
+@jax.custom_jvp
+@jax.jit
+def _generalized_logistic(x: jax.Array, alpha: jax.Array) -> jax.Array:
+    y, _, _ = _generalized_logistic_parts(_upcast(x), _upcast(alpha))
+    return y.astype(x.dtype)
+
+
+@_generalized_logistic.defjvp
+def _generalized_logistic_jvp(primals, tangents):
+    (x, alpha), (x_dot, alpha_dot) = primals, tangents
+    y, dy_dx, dy_dalpha = _generalized_logistic_parts(_upcast(x), _upcast(alpha))
+    ct = y.dtype
+    y_dot = x_dot.astype(ct) * dy_dx + alpha_dot.astype(ct) * dy_dalpha
+    return y.astype(x.dtype), y_dot.astype(x.dtype)
+
+
+def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
+    r"""Generalized logistic function, the sigmoid raised to a power.
+
+    .. math::
+        f(x; \alpha) = (1 + e^{-x})^{-\alpha} = \sigma(x)^{\alpha}, \quad \alpha > 0
+
+    ``alpha = 1`` is the sigmoid.
+
+    Args:
+        x: input array or number (integers promote to the default float dtype).
+        alpha: the exponent, > 0; a number or an array that broadcasts
+            against ``x``. It may be traced, and the function is
+            differentiable with respect to it. Cast to ``x``'s dtype.
+
+    Returns:
+        An array of ``x``'s floating dtype, of the broadcast shape, in [0, 1].
+
+    Raises:
+        ValueError: if a concrete ``alpha`` is not > 0.
+
+    Derivatives: :math:`\partial f/\partial x = \alpha f(x)\,\sigma(-x)` and
+    :math:`\partial f/\partial \alpha = f(x) \log\sigma(x)`. Computed as
+    :math:`\exp(\alpha \log\sigma(x))` with the exponent carried in extra
+    precision, so there is no overflow for x < -88 where the naive
+    ``(1 + exp(-x)) ** -alpha`` gives inf and NaN gradients.
+
+    Limits: ``f(inf) = 1``, ``f(-inf) = 0``, both derivatives 0 there; NaN
+    gives NaN.
+
+    Example:
+        >>> import jaxact
+        >>> jaxact.generalized_logistic(0.0, alpha=2.0)  # (1/2)**2
+        Array(0.25, dtype=float32, weak_type=True)
+
+    See also: :func:`sigmoid`, :func:`log_sigmoid`.
+    """
+    x = as_float_array("generalized_logistic", x)
+    if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and alpha == 1:
+        return _sigmoid(x)
+    alpha = as_parameter(
+        "generalized_logistic", "alpha", alpha, x.dtype, minimum=0.0, inclusive=False
+    )
+    return _generalized_logistic(x, alpha)
+
+
+# --------------------------------------------------------------------------
+# tanh
+
+
+def _tanh_and_derivative(x: jax.Array):
+    # tanh(|x|) = -m / (2 + m) with m = expm1(-2|x|) in (-1, 0]; written this
+    # way there is no 1 - e cancellation near 0 and no overflow at large |x|.
+    m, e = _expm1_nonpositive(-2 * jnp.abs(x))
+    # 2 >= |m|, so Fast2Sum gives 2 + m exactly as d + d_lo.
+    d = 2 + m
+    d_lo = m - (d - 2)
+    r = _reciprocal(d, d_lo)
+    y = jnp.copysign(-m * r, x)
+    # sech^2(x) = 1 - tanh^2 = 4 e / (2 + m)^2, from e directly instead of 1 - y^2.
+    return y, 4 * e * r * r
+
+
+@jax.custom_jvp
+@jax.jit
+def _tanh(x: jax.Array) -> jax.Array:
+    y, _ = _tanh_and_derivative(_upcast(x))
+    return y.astype(x.dtype)
+
+
+@_tanh.defjvp
+def _tanh_jvp(primals, tangents):
+    (x,), (x_dot,) = primals, tangents
+    y, dy = _tanh_and_derivative(_upcast(x))
+    return y.astype(x.dtype), (x_dot.astype(dy.dtype) * dy).astype(x.dtype)
+
+
+def tanh(x: ArrayLike) -> jax.Array:
+    r"""Hyperbolic tangent.
+
+    .. math::
+        \tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}
+
+    Args:
+        x: input array or number (integers promote to the default float dtype).
+
+    Returns:
+        An array of the same shape and floating dtype as ``x``, in [-1, 1].
+        Odd: ``tanh(-x) == -tanh(x)`` exactly, and ``tanh(-0.0)`` is ``-0.0``.
+
+    Derivative: :math:`\tanh'(x) = \mathrm{sech}^2(x) = 4e^{-2|x|}/(1 + e^{-2|x|})^2`,
+    computed from :math:`e^{-2|x|}` rather than as :math:`1 - \tanh^2(x)`, so
+    it stays accurate where ``jnp.tanh``'s gradient is exactly 0 (|x| > 9 in
+    float32).
+
+    Limits: ``tanh(±inf) = ±1``, derivative 0; NaN gives NaN.
+
+    Example:
+        >>> import jax
+        >>> import jaxact
+        >>> jaxact.tanh(0.5)
+        Array(0.46211717, dtype=float32, weak_type=True)
+        >>> float(jax.grad(jaxact.tanh)(10.0))  # 4 exp(-20); jnp.tanh gives 0.0
+        8.244614e-09
+
+    See also: :func:`sigmoid` (:math:`\tanh(x) = 2\sigma(2x) - 1`).
+    """
+    return _tanh(as_float_array("tanh", x))
+
+
+# --------------------------------------------------------------------------
+# ReLU family
+
+
+@jax.custom_jvp
+@jax.jit
+def _relu(x: jax.Array) -> jax.Array:
+    # jnp.maximum propagates NaN, so relu(NaN) is NaN rather than 0.
+    return jnp.maximum(x, 0)
+
+
+@_relu.defjvp
+def _relu_jvp(primals, tangents):
+    (x,), (x_dot,) = primals, tangents
+    # relu'(0) = 0, as jax.nn.relu: the subgradient that keeps units at 0 off.
+    return _relu(x), jnp.where(x > 0, x_dot, jnp.zeros_like(x_dot))
+
+
+def relu(x: ArrayLike) -> jax.Array:
+    r"""Rectified linear unit.
+
+    .. math::
+        \mathrm{relu}(x) = \max(x, 0)
+
+    Args:
+        x: input array or number. Unlike the smooth functions, integer inputs
+            keep their dtype.
+
+    Returns:
+        An array of the same shape and dtype as ``x``.
+
+    Derivative: 1 for x > 0 and 0 for x <= 0; ``relu'(0) = 0``, as ``jax.nn.relu``.
+
+    Limits: ``relu(inf) = inf``, ``relu(-inf) = 0``; NaN gives NaN.
+
+    Example:
+        >>> import jaxact
+        >>> jaxact.relu(jax.numpy.array([-2.0, 0.0, 3.0]))
+        Array([0., 0., 3.], dtype=float32)
+
+    See also: :func:`leaky_relu`, :func:`elu`, ``jaxact.prelu``.
+    """
+    return _relu(as_real_array("relu", x))
+
+
+def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
+    positive = x >= 0
+    y = jnp.where(positive, x, negative_slope * x)
+    dy_dx = jnp.where(positive, 1, negative_slope).astype(x.dtype)
+    dy_dslope = jnp.where(positive, 0, x)
+    return y, dy_dx, dy_dslope
+
+
+@jax.custom_jvp
+@jax.jit
+def _leaky_relu(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
+    return _leaky_relu_parts(x, negative_slope)[0]
+
+
+@_leaky_relu.defjvp
+def _leaky_relu_jvp(primals, tangents):
+    (x, slope), (x_dot, slope_dot) = primals, tangents
+    y, dy_dx, dy_dslope = _leaky_relu_parts(x, slope)
+    return y, x_dot * dy_dx + slope_dot * dy_dslope
+
+
+def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
+    r"""Leaky rectified linear unit (Maas et al., 2013).
+
+    .. math::
+        \mathrm{leaky\_relu}(x) = \begin{cases} x & x \ge 0 \\
+            \mathrm{negative\_slope} \cdot x & x < 0 \end{cases}
+
+    With the default slope 0.01 this is the source's :math:`\max(0.01x, x)`.
+
+    Args:
+        x: input array or number (integers promote to the default float dtype).
+        negative_slope: slope for x < 0; a number or an array that broadcasts
+            against ``x``, possibly traced; differentiable. Cast to ``x``'s dtype.
+
+    Returns:
+        An array of ``x``'s floating dtype and the broadcast shape.
+
+    Derivatives: 1 for x >= 0 and ``negative_slope`` for x < 0, so
+    ``leaky_relu'(0) = 1`` as ``jax.nn.leaky_relu``; with respect to the
+    slope, x for x < 0 and 0 otherwise.
+
+    Limits: ``leaky_relu(inf) = inf``, ``leaky_relu(-inf) = -inf`` (for a
+    positive slope); NaN gives NaN.
+
+    Example:
+        >>> import jaxact
+        >>> jaxact.leaky_relu(-2.0)
+        Array(-0.02, dtype=float32, weak_type=True)
+
+    See also: :func:`relu`, ``jaxact.prelu`` (learned slopes).
+    """
+    x = as_float_array("leaky_relu", x)
+    negative_slope = as_parameter(
+        "leaky_relu", "negative_slope", negative_slope, x.dtype,
+        minimum=-math.inf, inclusive=True,
+    )
+    return _leaky_relu(x, negative_slope)
+
+
+def _elu_parts(x: jax.Array, alpha: jax.Array):
+    # Double where: the exponential branch sees only x <= 0, so it cannot
+    # overflow for large x and poison the gradient with inf * 0.
+    expm1_x, exp_x = _expm1_nonpositive(jnp.minimum(x, 0))
+    positive = x > 0
+    y = jnp.where(positive, x, alpha * expm1_x)
+    dy_dx = jnp.where(positive, 1, alpha * exp_x)
+    dy_dalpha = jnp.where(positive, 0, expm1_x)
+    return y, dy_dx, dy_dalpha
+
+
+@jax.custom_jvp
+@jax.jit
+def _elu(x: jax.Array, alpha: jax.Array) -> jax.Array:
+    y, _, _ = _elu_parts(_upcast(x), _upcast(alpha))
+    return y.astype(x.dtype)
+
+
+@_elu.defjvp
+def _elu_jvp(primals, tangents):
+    (x, alpha), (x_dot, alpha_dot) = primals, tangents
+    y, dy_dx, dy_dalpha = _elu_parts(_upcast(x), _upcast(alpha))
+    ct = y.dtype
+    y_dot = x_dot.astype(ct) * dy_dx + alpha_dot.astype(ct) * dy_dalpha
+    return y.astype(x.dtype), y_dot.astype(x.dtype)
+
+
+def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
+    r"""Exponential linear unit (Clevert et al., 2015).
+
+    .. math::
+        \mathrm{elu}(x) = \begin{cases} x & x > 0 \\
+            \alpha (e^{x} - 1) & x \le 0 \end{cases}
+
+    Args:
+        x: input array or number (integers promote to the default float dtype).
+        alpha: the negative saturation value, >= 0; a number or an array that
+            broadcasts against ``x``, possibly traced; differentiable. Cast to
+            ``x``'s dtype.
+
+    Returns:
+        An array of ``x``'s floating dtype and the broadcast shape, in [-alpha, inf].
+
+    Raises:
+        ValueError: if a concrete ``alpha`` is negative.
+
+    Derivatives: 1 for x > 0 and :math:`\alpha e^{x}` for x <= 0 (at 0 the
+    source's x <= 0 branch gives ``elu'(0) = alpha``); with respect to alpha,
+    :math:`e^{x} - 1` for x <= 0 and 0 otherwise. :math:`\alpha e^{x}` is
+    computed directly, not as ``expm1(x) + 1``, which is exactly 0 for
+    x < -17 in float32.
+
+    Limits: ``elu(inf) = inf``, ``elu(-inf) = -alpha``, derivative 0 at -inf;
+    NaN gives NaN.
+
+    Example:
+        >>> import jaxact
+        >>> jaxact.elu(-1.0)
+        Array(-0.63212055, dtype=float32, weak_type=True)
+
+    See also: :func:`relu`, :func:`leaky_relu`.
+    """
+    x = as_float_array("elu", x)
+    alpha = as_parameter("elu", "alpha", alpha, x.dtype, minimum=0.0, inclusive=True)
+    return _elu(x, alpha)
+
+

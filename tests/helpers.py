@@ -1,0 +1,63 @@
+"""Comparison helpers shared by the tests.
+
+ULPs are the unit for accuracy: a relative tolerance is too loose near 1 and
+too strict near the underflow threshold, while "within n representable values
+of the reference" means the same thing at every magnitude.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+
+def ulp_error(got, reference) -> np.ndarray:
+    """|got - reference| in units of the spacing of got's dtype at the reference.
+
+    ``reference`` is a float64 (or better) value; ``got`` any float dtype. The
+    spacing is floored at the dtype's smallest normal spacing, so errors among
+    subnormals are measured against the subnormal step, not blown up.
+    """
+    got = np.asarray(got)
+    dtype = got.dtype
+    if str(dtype) == "bfloat16":
+        import ml_dtypes
+
+        finfo = ml_dtypes.finfo(dtype)
+    else:
+        finfo = np.finfo(dtype)
+    ref = np.asarray(reference, dtype=np.float64)
+    got64 = got.astype(np.float64)
+    # One ULP of the target dtype in the binade of the reference.
+    exponent = np.floor(np.log2(np.maximum(np.abs(ref), float(finfo.tiny))))
+    spacing = np.exp2(exponent - finfo.nmant)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(got64 - ref) / spacing
+    both_nan = np.isnan(got64) & np.isnan(ref)
+    same_inf = np.isinf(got64) & np.isinf(ref) & (np.sign(got64) == np.sign(ref))
+    err = np.where(both_nan | same_inf, 0.0, err)
+    return np.where(np.isnan(err), np.inf, err)
+
+
+def assert_ulp_close(got, reference, max_ulp: float, *, context: str = "") -> None:
+    err = ulp_error(got, reference)
+    if err.size and err.max() > max_ulp:
+        where = int(np.argmax(err))
+        got_flat = np.asarray(got).ravel()
+        ref_flat = np.asarray(reference, dtype=np.float64).ravel()
+        raise AssertionError(
+            f"{context} max error {err.max():.3g} ULP > {max_ulp} at index {where}: "
+            f"got {got_flat[where]!r}, reference {ref_flat[where]!r}"
+        )
+
+
+def assert_trees_allclose(actual, desired, *, rtol: float = 1e-6, atol: float = 0.0) -> None:
+    """Leaf-by-leaf allclose of two pytrees with the same structure."""
+    actual_leaves, actual_def = jax.tree_util.tree_flatten(actual)
+    desired_leaves, desired_def = jax.tree_util.tree_flatten(desired)
+    assert actual_def == desired_def, f"tree structures differ: {actual_def} vs {desired_def}"
+    for index, (a, d) in enumerate(zip(actual_leaves, desired_leaves)):
+        a = np.asarray(a, dtype=np.float64)
+        d = np.asarray(d, dtype=np.float64)
+        assert a.shape == d.shape, f"leaf {index}: shape {a.shape} vs {d.shape}"
+        np.testing.assert_allclose(a, d, rtol=rtol, atol=atol, err_msg=f"leaf {index}")
