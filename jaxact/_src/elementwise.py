@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
@@ -34,18 +35,61 @@ _HALF_DTYPES = (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
 _EXPM1_SWITCH = -math.log(2.0)
 
 
-def _expm1_taylor_terms(dtype) -> int:
-    """Number of Taylor terms of expm1 needed on [-ln 2, 0] for ``dtype``.
-
-    The first omitted term, ln(2)^(n+1) / (n+1)!, must be below a quarter of
-    an ULP of the smallest result, |expm1(-ln 2)| = 1/2, so n grows with the
-    precision: 10 terms for float32, 17 for float64.
-    """
+def _terms_needed(first_omitted_term, dtype) -> int:
+    """Smallest n such that the n-th term of a series is below eps/8 of the result."""
     eps = float(jnp.finfo(dtype).eps)
     n = 1
-    while math.log(2.0) ** (n + 1) / math.factorial(n + 1) >= eps / 8:
+    while first_omitted_term(n) >= eps / 8:
         n += 1
     return n
+
+
+def _expm1_coefficients(dtype) -> list[float]:
+    """Taylor coefficients 1/2!, 1/3!, ... of (expm1(z) - z) / z^2 on [-ln 2, 0].
+
+    Enough terms that the first omitted one, ln(2)^(n+1) / (n+1)!, is below an
+    eighth of an ULP relative to the smallest result |expm1(-ln 2)| = 1/2:
+    10 terms in all for float32, 17 for float64.
+    """
+    n = _terms_needed(lambda k: math.log(2.0) ** (k + 1) / math.factorial(k + 1) * 2, dtype)
+    return [1.0 / math.factorial(k) for k in range(2, n + 1)]
+
+
+def _bernoulli(n: int) -> Fraction:
+    """The Bernoulli number B_n (B_1 = -1/2), exactly, by the standard recurrence."""
+    numbers = [Fraction(1)]
+    for m in range(1, n + 1):
+        numbers.append(-sum(math.comb(m + 1, k) * numbers[k] for k in range(m)) / (m + 1))
+    return numbers[n]
+
+
+# Below this |x|, tanh is its odd Taylor series; above it, exp(-2|x|) <= 1/3
+# and -expm1(-2|x|) / (2 + expm1(-2|x|)) loses nothing to cancellation.
+_TANH_SWITCH = 0.55
+
+
+def _tanh_coefficients(dtype) -> list[float]:
+    """Coefficients c_k of tanh(x) = x + x^3 (c_1 + c_2 x^2 + ...) for |x| <= 0.55.
+
+    tanh(x) = sum_k 2^(2k) (2^(2k) - 1) B_(2k) x^(2k-1) / (2k)!  (Abramowitz and
+    Stegun 4.5.64). Successive terms shrink by about (2x/pi)^2 <= 0.123, so
+    float32 needs 9 terms and float64 19.
+    """
+    def coefficient(k):
+        return Fraction(2 ** (2 * k) * (2 ** (2 * k) - 1)) * _bernoulli(2 * k) / math.factorial(
+            2 * k
+        )
+
+    n = _terms_needed(lambda k: abs(float(coefficient(k + 1))) * _TANH_SWITCH ** (2 * k), dtype)
+    return [float(coefficient(k)) for k in range(2, n + 1)]
+
+
+def _horner(coefficients: list[float], t: jax.Array) -> jax.Array:
+    """sum_i coefficients[i] t^i."""
+    result = jnp.full_like(t, coefficients[-1])
+    for c in reversed(coefficients[:-1]):
+        result = result * t + c
+    return result
 
 
 def _compute_dtype(dtype):
@@ -56,14 +100,30 @@ def _upcast(x: jax.Array) -> jax.Array:
     return x.astype(_compute_dtype(x.dtype))
 
 
-def _one_plus_small(e: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Returns (q, q_lo) with q = fl(1 + e) and q + q_lo == 1 + e exactly.
+def _opaque(value: float, dtype) -> jax.Array:
+    """A scalar constant that XLA's algebraic simplifier cannot see through.
 
-    Fast2Sum (Dekker 1971) is exact because 1 >= |e| for every e used here.
+    The simplifier reassociates constants, rewriting ``(c + e) - c`` as ``e``,
+    which is exact algebra but silently deletes the rounding error that the
+    error-free transformations below exist to capture. A scalar behind an
+    optimization barrier costs nothing: it does not split the fusion.
     """
-    q = 1 + e
-    q_lo = e - (q - 1)
-    return q, q_lo
+    return jax.lax.optimization_barrier(jnp.asarray(value, dtype))
+
+
+def _fast_two_sum(big: float, small: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Returns (s, s_lo) with s = fl(big + small) and s + s_lo == big + small exactly.
+
+    Fast2Sum (Dekker 1971) is exact because |big| >= |small| for every use here.
+    """
+    big = _opaque(big, small.dtype)
+    s = big + small
+    return s, small - (s - big)
+
+
+def _one_plus_small(e: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Returns (q, q_lo) with q = fl(1 + e) and q + q_lo == 1 + e exactly, for |e| <= 1."""
+    return _fast_two_sum(1.0, e)
 
 
 def _reciprocal(q: jax.Array, q_lo: jax.Array) -> jax.Array:
@@ -76,6 +136,33 @@ def _reciprocal(q: jax.Array, q_lo: jax.Array) -> jax.Array:
     return r - r * (q_lo * r)
 
 
+def _two_product_error(a: jax.Array, b: jax.Array, product: jax.Array) -> jax.Array:
+    """a * b - fl(a * b), exactly, by Dekker's splitting (no FMA needed)."""
+    split = float(2 ** ((jnp.finfo(a.dtype).nmant + 2) // 2) + 1)
+
+    def halves(v):
+        scaled = split * v
+        high = scaled - (scaled - v)
+        return high, v - high
+
+    a_hi, a_lo = halves(a)
+    b_hi, b_lo = halves(b)
+    return ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def _over_square(numerator: jax.Array, q: jax.Array, q_lo: jax.Array) -> jax.Array:
+    """numerator / (q + q_lo)^2 with one rounding of the square instead of three.
+
+    Squaring a rounded reciprocal and multiplying twice would stack four
+    roundings; here q^2 is split exactly into sq + sq_lo, and the quotient is
+    corrected to first order: n / (sq + sq_lo) = (n / sq)(1 - sq_lo / sq).
+    """
+    sq = q * q
+    sq_lo = _two_product_error(q, q, sq) + 2 * q * q_lo
+    quotient = numerator / sq
+    return quotient - quotient * (sq_lo / sq)
+
+
 def _expm1_nonpositive(z: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Returns (expm1(z), exp(z)) for z <= 0, each within about one ULP.
 
@@ -86,12 +173,11 @@ def _expm1_nonpositive(z: jax.Array) -> tuple[jax.Array, jax.Array]:
     e = jnp.exp(z)
     # Evaluate the polynomial on a clipped input: outside its range it is
     # discarded, and clipping keeps huge |z| from overflowing to inf there.
+    # z + z^2 P(z): the rounding errors of the correction term are scaled down
+    # by |z P(z)| <= 0.35, and z itself is exact.
     small = jnp.maximum(z, _EXPM1_SWITCH)
-    n_terms = _expm1_taylor_terms(z.dtype)
-    poly = jnp.full_like(small, 1.0 / math.factorial(n_terms))
-    for n in range(n_terms - 1, 0, -1):
-        poly = poly * small + (1.0 / math.factorial(n))
-    expm1 = jnp.where(z >= _EXPM1_SWITCH, poly * small, e - 1)
+    poly = small + small * (small * _horner(_expm1_coefficients(z.dtype), small))
+    expm1 = jnp.where(z >= _EXPM1_SWITCH, poly, e - 1)
     return expm1, e
 
 
@@ -115,8 +201,10 @@ def _logistic_parts(x: jax.Array):
 def _logistic_and_derivative(x: jax.Array):
     e, sig_abs, sig_neg_abs = _logistic_parts(x)
     y = jnp.where(x >= 0, sig_abs, sig_neg_abs)
-    # sigma'(x) = sigma(x) sigma(-x), the source's S(1 - S) without forming 1 - S.
-    return y, sig_abs * sig_neg_abs
+    # sigma'(x) = sigma(x) sigma(-x) = e / (1 + e)^2, the source's S(1 - S)
+    # without forming 1 - S.
+    q, q_lo = _one_plus_small(e)
+    return y, _over_square(e, q, q_lo)
 
 
 @jax.custom_jvp
@@ -266,20 +354,6 @@ def log_sigmoid(x: ArrayLike) -> jax.Array:
 # generalized logistic
 
 
-def _two_product_error(a: jax.Array, b: jax.Array, product: jax.Array) -> jax.Array:
-    """a * b - fl(a * b), exactly, by Dekker's splitting (no FMA needed)."""
-    split = float(2 ** ((jnp.finfo(a.dtype).nmant + 2) // 2) + 1)
-
-    def halves(v):
-        scaled = split * v
-        high = scaled - (scaled - v)
-        return high, v - high
-
-    a_hi, a_lo = halves(a)
-    b_hi, b_lo = halves(b)
-    return ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
-
-
 @jax.jit
 def _generalized_logistic_parts(x: jax.Array, alpha: jax.Array):
     """Returns (y, dy/dx, dy/dalpha) for y = sigma(x)**alpha.
@@ -380,16 +454,42 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
 
 
 def _tanh_and_derivative(x: jax.Array):
-    # tanh(|x|) = -m / (2 + m) with m = expm1(-2|x|) in (-1, 0]; written this
-    # way there is no 1 - e cancellation near 0 and no overflow at large |x|.
-    m, e = _expm1_nonpositive(-2 * jnp.abs(x))
-    # 2 >= |m|, so Fast2Sum gives 2 + m exactly as d + d_lo.
-    d = 2 + m
-    d_lo = m - (d - 2)
+    a = jnp.abs(x)
+    # Small |x|: the odd series x + x^3 P(x^2), whose leading term is exact.
+    small = jnp.minimum(a, _TANH_SWITCH)
+    small_sq = small * small
+    tanh_small = small + small * (small_sq * _horner(_tanh_coefficients(x.dtype), small_sq))
+    # Large |x|: tanh = -m / (2 + m) with m = expm1(-2|x|) = exp(-2|x|) - 1,
+    # computed from exp alone because exp(-2|x|) <= 1/3 here (no cancellation).
+    z = -2 * a
+    e = jnp.exp(z)
+    m = e - 1
+    d, d_lo = _fast_two_sum(2.0, m)  # 2 >= |m|, so 2 + m == d + d_lo exactly
     r = _reciprocal(d, d_lo)
-    y = jnp.copysign(-m * r, x)
-    # sech^2(x) = 1 - tanh^2 = 4 e / (2 + m)^2, from e directly instead of 1 - y^2.
-    return y, 4 * e * r * r
+    is_small = a < _TANH_SWITCH
+    y = jnp.copysign(jnp.where(is_small, tanh_small, -m * r), x)
+    # sech^2 = 1 - tanh^2: no cancellation while tanh^2 < 0.26; beyond, 4 e / (2 + m)^2
+    # from e directly, where 1 - tanh^2 would round to 0 (|x| > 9 in float32).
+    sech_sq = jnp.where(is_small, 1 - tanh_small * tanh_small, _sech_squared(z, e, d, d_lo))
+    return y, sech_sq
+
+
+# exp(z) underflows to 0 for z < log(tiny) ~ -87.3 in float32 (XLA flushes
+# subnormals), yet sech^2 = 4 exp(z) / (2 + m)^2 stays normal down to z ~ -88.7
+# (|x| ~ 44.4). There 4 exp(z) is computed as exp(z + c) exp(ln 4 - c) with
+# c = 11/8: a constant of four significant bits, so z + c is exact for every
+# |z| < 2^20, and exp(ln 4 - c) = exp(0.0113...) is rounded only once.
+_SECH_SHIFT = 1.375
+_SECH_SCALE = math.exp(math.log(4.0) - _SECH_SHIFT)
+
+
+def _sech_squared(z: jax.Array, e: jax.Array, d: jax.Array, d_lo: jax.Array) -> jax.Array:
+    """sech^2(x) = 4 e / (d + d_lo)^2 with z = -2|x|, e = exp(z), d + d_lo = 1 + e."""
+    near_underflow = z < math.log(float(jnp.finfo(z.dtype).tiny)) + 4
+    four_e = jnp.where(
+        near_underflow, jnp.exp(jnp.where(near_underflow, z, 0) + _SECH_SHIFT) * _SECH_SCALE, 4 * e
+    )
+    return _over_square(four_e, d, d_lo)
 
 
 @jax.custom_jvp
