@@ -11,11 +11,12 @@ from jaxact._src.elementwise import tanh as tanh
 
 # --- parametric activations and optimiser helpers (jaxact/_src/parametric.py, optim.py)
 # PARAMETRIC-IMPORTS
-# DIAGNOSTICS-IMPORT (jaxact/diagnostics.py)
+from jaxact import diagnostics as diagnostics
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "diagnostics",
     "elu",
     "generalized_logistic",
     "leaky_relu",
