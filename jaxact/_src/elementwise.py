@@ -151,16 +151,19 @@ def _two_product_error(a: jax.Array, b: jax.Array, product: jax.Array) -> jax.Ar
 
 
 def _over_square(numerator: jax.Array, q: jax.Array, q_lo: jax.Array) -> jax.Array:
-    """numerator / (q + q_lo)^2 with one rounding of the square instead of three.
+    """numerator / (q + q_lo)^2 with two roundings instead of five.
 
-    Squaring a rounded reciprocal and multiplying twice would stack four
-    roundings; here q^2 is split exactly into sq + sq_lo, and the quotient is
-    corrected to first order: n / (sq + sq_lo) = (n / sq)(1 - sq_lo / sq).
+    Squaring a rounded reciprocal and multiplying twice would stack the
+    reciprocal's rounding twice plus two products; here q^2 is split exactly
+    into sq + sq_lo and only its compensated reciprocal is rounded.
+
+    Written as a product with a reciprocal, not a quotient: XLA's CPU fusion
+    materialises a quotient that has several users in its own pass over
+    memory, while a reciprocal fuses (measured: 3 fusions against 1).
     """
     sq = q * q
     sq_lo = _two_product_error(q, q, sq) + 2 * q * q_lo
-    quotient = numerator / sq
-    return quotient - quotient * (sq_lo / sq)
+    return numerator * _reciprocal(sq, sq_lo)
 
 
 def _expm1_nonpositive(z: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -179,6 +182,43 @@ def _expm1_nonpositive(z: jax.Array) -> tuple[jax.Array, jax.Array]:
     poly = small + small * (small * _horner(_expm1_coefficients(z.dtype), small))
     expm1 = jnp.where(z >= _EXPM1_SWITCH, poly, e - 1)
     return expm1, e
+
+
+def _separate(x: jax.Array) -> jax.Array:
+    """The same values as ``x``, in a node that XLA's CSE cannot merge with ``x``.
+
+    A JVP rule needs y and y'; computed from one shared exp, XLA's CPU backend
+    writes that exp to memory for two separate fusions, a full extra pass
+    (1.5x jax.nn's time, measured). Computing y' from a separated x duplicates
+    the exp instead, which costs far less than the memory traffic it saves.
+    """
+    return jax.lax.optimization_barrier(x)
+
+
+def _unary_jvp(value_and_derivative):
+    """A JVP rule for f(x) given ``value_and_derivative(x) -> (f(x), f'(x))``."""
+
+    def jvp(primals, tangents):
+        (x,), (x_dot,) = primals, tangents
+        y, _ = value_and_derivative(_upcast(x))
+        _, dy = value_and_derivative(_upcast(_separate(x)))
+        return y.astype(x.dtype), (x_dot.astype(dy.dtype) * dy).astype(x.dtype)
+
+    return jvp
+
+
+def _binary_jvp(value_and_partials):
+    """A JVP rule for f(x, p) given ``value_and_partials(x, p) -> (f, df/dx, df/dp)``."""
+
+    def jvp(primals, tangents):
+        (x, param), (x_dot, param_dot) = primals, tangents
+        y, _, _ = value_and_partials(_upcast(x), _upcast(param))
+        _, dy_dx, dy_dparam = value_and_partials(_upcast(_separate(x)), _upcast(param))
+        ct = y.dtype
+        y_dot = x_dot.astype(ct) * dy_dx + param_dot.astype(ct) * dy_dparam
+        return y.astype(x.dtype), y_dot.astype(x.dtype)
+
+    return jvp
 
 
 # --------------------------------------------------------------------------
@@ -214,11 +254,7 @@ def _sigmoid(x: jax.Array) -> jax.Array:
     return y.astype(x.dtype)
 
 
-@_sigmoid.defjvp
-def _sigmoid_jvp(primals, tangents):
-    (x,), (x_dot,) = primals, tangents
-    y, dy = _logistic_and_derivative(_upcast(x))
-    return y.astype(x.dtype), (x_dot.astype(dy.dtype) * dy).astype(x.dtype)
+_sigmoid.defjvp(_unary_jvp(_logistic_and_derivative))
 
 
 def sigmoid(x: ArrayLike) -> jax.Array:
@@ -275,11 +311,7 @@ def _softplus(x: jax.Array) -> jax.Array:
     return y.astype(x.dtype)
 
 
-@_softplus.defjvp
-def _softplus_jvp(primals, tangents):
-    (x,), (x_dot,) = primals, tangents
-    y, dy = _softplus_and_derivative(_upcast(x))
-    return y.astype(x.dtype), (x_dot.astype(dy.dtype) * dy).astype(x.dtype)
+_softplus.defjvp(_unary_jvp(_softplus_and_derivative))
 
 
 def softplus(x: ArrayLike) -> jax.Array:
@@ -309,18 +341,19 @@ def softplus(x: ArrayLike) -> jax.Array:
     return _softplus(as_float_array("softplus", x))
 
 
+def _log_sigmoid_and_derivative(x: jax.Array):
+    y, dy = _softplus_and_derivative(-x)  # log sigma(x) = -softplus(-x)
+    return -y, dy
+
+
 @jax.custom_jvp
 @jax.jit
 def _log_sigmoid(x: jax.Array) -> jax.Array:
-    y, _ = _softplus_and_derivative(-_upcast(x))
-    return (-y).astype(x.dtype)
+    y, _ = _log_sigmoid_and_derivative(_upcast(x))
+    return y.astype(x.dtype)
 
 
-@_log_sigmoid.defjvp
-def _log_sigmoid_jvp(primals, tangents):
-    (x,), (x_dot,) = primals, tangents
-    y, dy = _softplus_and_derivative(-_upcast(x))
-    return (-y).astype(x.dtype), (x_dot.astype(dy.dtype) * dy).astype(x.dtype)
+_log_sigmoid.defjvp(_unary_jvp(_log_sigmoid_and_derivative))
 
 
 def log_sigmoid(x: ArrayLike) -> jax.Array:
@@ -395,13 +428,7 @@ def _generalized_logistic(x: jax.Array, alpha: jax.Array) -> jax.Array:
     return y.astype(x.dtype)
 
 
-@_generalized_logistic.defjvp
-def _generalized_logistic_jvp(primals, tangents):
-    (x, alpha), (x_dot, alpha_dot) = primals, tangents
-    y, dy_dx, dy_dalpha = _generalized_logistic_parts(_upcast(x), _upcast(alpha))
-    ct = y.dtype
-    y_dot = x_dot.astype(ct) * dy_dx + alpha_dot.astype(ct) * dy_dalpha
-    return y.astype(x.dtype), y_dot.astype(x.dtype)
+_generalized_logistic.defjvp(_binary_jvp(_generalized_logistic_parts))
 
 
 def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
@@ -499,11 +526,7 @@ def _tanh(x: jax.Array) -> jax.Array:
     return y.astype(x.dtype)
 
 
-@_tanh.defjvp
-def _tanh_jvp(primals, tangents):
-    (x,), (x_dot,) = primals, tangents
-    y, dy = _tanh_and_derivative(_upcast(x))
-    return y.astype(x.dtype), (x_dot.astype(dy.dtype) * dy).astype(x.dtype)
+_tanh.defjvp(_unary_jvp(_tanh_and_derivative))
 
 
 def tanh(x: ArrayLike) -> jax.Array:
@@ -554,7 +577,10 @@ def _relu(x: jax.Array) -> jax.Array:
 def _relu_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
     # relu'(0) = 0, as jax.nn.relu: the subgradient that keeps units at 0 off.
-    return _relu(x), jnp.where(x > 0, x_dot, jnp.zeros_like(x_dot))
+    # A NaN input is neither > 0 nor <= 0, and its derivative is NaN.
+    zero = jnp.zeros_like(x_dot)
+    x_dot_or_nan = jnp.where(x > 0, x_dot, jnp.full_like(x_dot, jnp.nan))
+    return _relu(x), jnp.where(x <= 0, zero, x_dot_or_nan)
 
 
 def relu(x: ArrayLike) -> jax.Array:
@@ -587,7 +613,8 @@ def relu(x: ArrayLike) -> jax.Array:
 def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
     positive = x >= 0
     y = jnp.where(positive, x, negative_slope * x)
-    dy_dx = jnp.where(positive, 1, negative_slope).astype(x.dtype)
+    # A NaN input is neither branch: its derivative is NaN too, not the slope.
+    dy_dx = jnp.where(positive, 1, jnp.where(x < 0, negative_slope, jnp.nan)).astype(x.dtype)
     dy_dslope = jnp.where(positive, 0, x)
     return y, dy_dx, dy_dslope
 
@@ -595,14 +622,10 @@ def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
 @jax.custom_jvp
 @jax.jit
 def _leaky_relu(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
-    return _leaky_relu_parts(x, negative_slope)[0]
+    return _leaky_relu_parts(_upcast(x), _upcast(negative_slope))[0].astype(x.dtype)
 
 
-@_leaky_relu.defjvp
-def _leaky_relu_jvp(primals, tangents):
-    (x, slope), (x_dot, slope_dot) = primals, tangents
-    y, dy_dx, dy_dslope = _leaky_relu_parts(x, slope)
-    return y, x_dot * dy_dx + slope_dot * dy_dslope
+_leaky_relu.defjvp(_binary_jvp(_leaky_relu_parts))
 
 
 def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
@@ -662,13 +685,7 @@ def _elu(x: jax.Array, alpha: jax.Array) -> jax.Array:
     return y.astype(x.dtype)
 
 
-@_elu.defjvp
-def _elu_jvp(primals, tangents):
-    (x, alpha), (x_dot, alpha_dot) = primals, tangents
-    y, dy_dx, dy_dalpha = _elu_parts(_upcast(x), _upcast(alpha))
-    ct = y.dtype
-    y_dot = x_dot.astype(ct) * dy_dx + alpha_dot.astype(ct) * dy_dalpha
-    return y.astype(x.dtype), y_dot.astype(x.dtype)
+_elu.defjvp(_binary_jvp(_elu_parts))
 
 
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
