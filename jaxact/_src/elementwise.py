@@ -578,9 +578,9 @@ def _relu_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
     # relu'(0) = 0, as jax.nn.relu: the subgradient that keeps units at 0 off.
     # A NaN input is neither > 0 nor <= 0, and its derivative is NaN.
-    zero = jnp.zeros_like(x_dot)
-    x_dot_or_nan = jnp.where(x > 0, x_dot, jnp.full_like(x_dot, jnp.nan))
-    return _relu(x), jnp.where(x <= 0, zero, x_dot_or_nan)
+    # The NaN factor multiplies x_dot so that the tangent stays linear in it.
+    one_or_nan = jnp.where(x > 0, 1, jnp.nan).astype(x_dot.dtype)
+    return _relu(x), jnp.where(x <= 0, jnp.zeros_like(x_dot), x_dot * one_or_nan)
 
 
 def relu(x: ArrayLike) -> jax.Array:
