@@ -578,9 +578,10 @@ def _relu_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
     # relu'(0) = 0, as jax.nn.relu: the subgradient that keeps units at 0 off.
     # A NaN input is neither > 0 nor <= 0, and its derivative is NaN.
-    # The NaN factor multiplies x_dot so that the tangent stays linear in it.
-    one_or_nan = jnp.where(x > 0, 1, jnp.nan).astype(x_dot.dtype)
-    return _relu(x), jnp.where(x <= 0, jnp.zeros_like(x_dot), x_dot * one_or_nan)
+    # The tangent must stay linear in x_dot (a constant NaN branch would be
+    # dropped by transposition), so the NaN enters as a factor.
+    slope = jnp.where(x > 0, 1, jnp.where(x <= 0, 0, jnp.nan)).astype(x_dot.dtype)
+    return _relu(x), x_dot * slope
 
 
 def relu(x: ArrayLike) -> jax.Array:
