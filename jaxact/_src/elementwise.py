@@ -97,7 +97,13 @@ def _compute_dtype(dtype):
 
 
 def _upcast(x: jax.Array) -> jax.Array:
-    return x.astype(_compute_dtype(x.dtype))
+    return _cast(x, _compute_dtype(x.dtype))
+
+
+def _cast(x: jax.Array, dtype) -> jax.Array:
+    # Skipping a same-dtype astype keeps a weakly typed Python-scalar input
+    # weakly typed, as jax.numpy functions do.
+    return x if x.dtype == dtype else x.astype(dtype)
 
 
 def _opaque(value: float, dtype) -> jax.Array:
@@ -202,7 +208,7 @@ def _unary_jvp(value_and_derivative):
         (x,), (x_dot,) = primals, tangents
         y, _ = value_and_derivative(_upcast(x))
         _, dy = value_and_derivative(_upcast(_separate(x)))
-        return y.astype(x.dtype), (x_dot.astype(dy.dtype) * dy).astype(x.dtype)
+        return _cast(y, x.dtype), _cast(_cast(x_dot, dy.dtype) * dy, x.dtype)
 
     return jvp
 
@@ -215,8 +221,8 @@ def _binary_jvp(value_and_partials):
         y, _, _ = value_and_partials(_upcast(x), _upcast(param))
         _, dy_dx, dy_dparam = value_and_partials(_upcast(_separate(x)), _upcast(param))
         ct = y.dtype
-        y_dot = x_dot.astype(ct) * dy_dx + param_dot.astype(ct) * dy_dparam
-        return y.astype(x.dtype), y_dot.astype(x.dtype)
+        y_dot = _cast(x_dot, ct) * dy_dx + _cast(param_dot, ct) * dy_dparam
+        return _cast(y, x.dtype), _cast(y_dot, x.dtype)
 
     return jvp
 
@@ -251,7 +257,7 @@ def _logistic_and_derivative(x: jax.Array):
 @jax.jit
 def _sigmoid(x: jax.Array) -> jax.Array:
     y, _ = _logistic_and_derivative(_upcast(x))
-    return y.astype(x.dtype)
+    return _cast(y, x.dtype)
 
 
 _sigmoid.defjvp(_unary_jvp(_logistic_and_derivative))
@@ -285,7 +291,7 @@ def sigmoid(x: ArrayLike) -> jax.Array:
         >>> import jax
         >>> import jaxact
         >>> jaxact.sigmoid(0.0)
-        Array(0.5, dtype=float32, weak_type=True)
+        Array(0.5, dtype=float32)
         >>> float(jax.grad(jaxact.sigmoid)(30.0))  # exp(-30); jax.nn gives 0.0
         9.357623e-14
 
@@ -308,7 +314,7 @@ def _softplus_and_derivative(x: jax.Array):
 @jax.jit
 def _softplus(x: jax.Array) -> jax.Array:
     y, _ = _softplus_and_derivative(_upcast(x))
-    return y.astype(x.dtype)
+    return _cast(y, x.dtype)
 
 
 _softplus.defjvp(_unary_jvp(_softplus_and_derivative))
@@ -334,7 +340,7 @@ def softplus(x: ArrayLike) -> jax.Array:
     Example:
         >>> import jaxact
         >>> jaxact.softplus(0.0)  # log 2
-        Array(0.6931472, dtype=float32, weak_type=True)
+        Array(0.6931472, dtype=float32)
 
     See also: :func:`log_sigmoid`, :func:`relu`.
     """
@@ -350,7 +356,7 @@ def _log_sigmoid_and_derivative(x: jax.Array):
 @jax.jit
 def _log_sigmoid(x: jax.Array) -> jax.Array:
     y, _ = _log_sigmoid_and_derivative(_upcast(x))
-    return y.astype(x.dtype)
+    return _cast(y, x.dtype)
 
 
 _log_sigmoid.defjvp(_unary_jvp(_log_sigmoid_and_derivative))
@@ -376,7 +382,7 @@ def log_sigmoid(x: ArrayLike) -> jax.Array:
     Example:
         >>> import jaxact
         >>> jaxact.log_sigmoid(-100.0)
-        Array(-100., dtype=float32, weak_type=True)
+        Array(-100., dtype=float32)
 
     See also: :func:`softplus`, :func:`sigmoid`.
     """
@@ -425,7 +431,7 @@ def _generalized_logistic_parts(x: jax.Array, alpha: jax.Array):
 @jax.jit
 def _generalized_logistic(x: jax.Array, alpha: jax.Array) -> jax.Array:
     y, _, _ = _generalized_logistic_parts(_upcast(x), _upcast(alpha))
-    return y.astype(x.dtype)
+    return _cast(y, x.dtype)
 
 
 _generalized_logistic.defjvp(_binary_jvp(_generalized_logistic_parts))
@@ -463,7 +469,7 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     Example:
         >>> import jaxact
         >>> jaxact.generalized_logistic(0.0, alpha=2.0)  # (1/2)**2
-        Array(0.25, dtype=float32, weak_type=True)
+        Array(0.25, dtype=float32)
 
     See also: :func:`sigmoid`, :func:`log_sigmoid`.
     """
@@ -523,7 +529,7 @@ def _sech_squared(z: jax.Array, e: jax.Array, d: jax.Array, d_lo: jax.Array) -> 
 @jax.jit
 def _tanh(x: jax.Array) -> jax.Array:
     y, _ = _tanh_and_derivative(_upcast(x))
-    return y.astype(x.dtype)
+    return _cast(y, x.dtype)
 
 
 _tanh.defjvp(_unary_jvp(_tanh_and_derivative))
@@ -553,7 +559,7 @@ def tanh(x: ArrayLike) -> jax.Array:
         >>> import jax
         >>> import jaxact
         >>> jaxact.tanh(0.5)
-        Array(0.46211717, dtype=float32, weak_type=True)
+        Array(0.46211717, dtype=float32)
         >>> float(jax.grad(jaxact.tanh)(10.0))  # 4 exp(-20); jnp.tanh gives 0.0
         8.244614e-09
 
@@ -615,7 +621,7 @@ def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
     positive = x >= 0
     y = jnp.where(positive, x, negative_slope * x)
     # A NaN input is neither branch: its derivative is NaN too, not the slope.
-    dy_dx = jnp.where(positive, 1, jnp.where(x < 0, negative_slope, jnp.nan)).astype(x.dtype)
+    dy_dx = _cast(jnp.where(positive, 1, jnp.where(x < 0, negative_slope, jnp.nan)), x.dtype)
     dy_dslope = jnp.where(positive, 0, x)
     return y, dy_dx, dy_dslope
 
@@ -623,7 +629,7 @@ def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
 @jax.custom_jvp
 @jax.jit
 def _leaky_relu(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
-    return _leaky_relu_parts(_upcast(x), _upcast(negative_slope))[0].astype(x.dtype)
+    return _cast(_leaky_relu_parts(_upcast(x), _upcast(negative_slope))[0], x.dtype)
 
 
 _leaky_relu.defjvp(_binary_jvp(_leaky_relu_parts))
@@ -656,7 +662,7 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
     Example:
         >>> import jaxact
         >>> jaxact.leaky_relu(-2.0)
-        Array(-0.02, dtype=float32, weak_type=True)
+        Array(-0.02, dtype=float32)
 
     See also: :func:`relu`, ``jaxact.prelu`` (learned slopes).
     """
@@ -683,7 +689,7 @@ def _elu_parts(x: jax.Array, alpha: jax.Array):
 @jax.jit
 def _elu(x: jax.Array, alpha: jax.Array) -> jax.Array:
     y, _, _ = _elu_parts(_upcast(x), _upcast(alpha))
-    return y.astype(x.dtype)
+    return _cast(y, x.dtype)
 
 
 _elu.defjvp(_binary_jvp(_elu_parts))
@@ -720,7 +726,7 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     Example:
         >>> import jaxact
         >>> jaxact.elu(-1.0)
-        Array(-0.63212055, dtype=float32, weak_type=True)
+        Array(-0.63212055, dtype=float32)
 
     See also: :func:`relu`, :func:`leaky_relu`.
     """
