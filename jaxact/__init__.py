@@ -10,7 +10,12 @@ from jaxact._src.elementwise import softplus as softplus
 from jaxact._src.elementwise import tanh as tanh
 
 # --- parametric activations and optimiser helpers (jaxact/_src/parametric.py, optim.py)
-# PARAMETRIC-IMPORTS
+from jaxact._src.optim import momentum_sgd as momentum_sgd
+from jaxact._src.optim import weight_decay_mask as weight_decay_mask
+from jaxact._src.parametric import Maxout as Maxout
+from jaxact._src.parametric import PReLU as PReLU
+from jaxact._src.parametric import maxout as maxout
+from jaxact._src.parametric import prelu as prelu
 from jaxact import diagnostics as diagnostics
 
 __version__ = "0.1.0"
@@ -25,5 +30,10 @@ __all__ = [
     "sigmoid",
     "softplus",
     "tanh",
-    # PARAMETRIC-NAMES
+    "Maxout",
+    "PReLU",
+    "maxout",
+    "momentum_sgd",
+    "prelu",
+    "weight_decay_mask",
 ]
