@@ -1,5 +1,6 @@
 """jaxact: classic activation functions for JAX with accurate derivatives."""
 
+from jaxact import diagnostics as diagnostics
 from jaxact._src.elementwise import elu as elu
 from jaxact._src.elementwise import generalized_logistic as generalized_logistic
 from jaxact._src.elementwise import leaky_relu as leaky_relu
@@ -16,7 +17,6 @@ from jaxact._src.parametric import Maxout as Maxout
 from jaxact._src.parametric import PReLU as PReLU
 from jaxact._src.parametric import maxout as maxout
 from jaxact._src.parametric import prelu as prelu
-from jaxact import diagnostics as diagnostics
 
 __version__ = "0.1.0"
 
