@@ -393,6 +393,21 @@ def log_sigmoid(x: ArrayLike) -> jax.Array:
 # generalized logistic
 
 
+# Inputs of exp below this are within a factor 2^11 of float32's underflow
+# threshold (log(tiny) = -87.3); products that end above it can still need them.
+_UNDERFLOW_ZONE = -80.0
+# The shift c must make z + c exact: for |z| >= 64 (the only z it is used on) any
+# c that is a multiple of 2^-17 does, and 16.5 is. exp(-16.5) is a normal
+# float32, so scaling back costs one rounding.
+_UNDERFLOW_SHIFT = 16.5
+_UNDERFLOW_UNSCALE = math.exp(-_UNDERFLOW_SHIFT)
+
+
+def _underflow_scaled(z: jax.Array, in_zone: jax.Array) -> jax.Array:
+    """exp(z + 16.5) for z in the underflow zone (elsewhere a harmless value)."""
+    return jnp.exp(jnp.where(in_zone, z, -_UNDERFLOW_SHIFT) + _UNDERFLOW_SHIFT)
+
+
 @jax.jit
 def _generalized_logistic_parts(x: jax.Array, alpha: jax.Array):
     """Returns (y, dy/dx, dy/dalpha) for y = sigma(x)**alpha.
@@ -419,11 +434,28 @@ def _generalized_logistic_parts(x: jax.Array, alpha: jax.Array):
     exponent_lo = jnp.where(jnp.isfinite(scaled_x), scaled_x_err + exponent_err, 0)
     y = jnp.exp(exponent) * (1 + exponent_lo)
 
+    # The derivatives alpha y sigma(-x) and y log_sigma(x) stay normal a little
+    # beyond the point where y (x -> -inf) or sigma(-x) = e r (x -> +inf) is
+    # flushed to zero. There the small factor is recomputed scaled by 2^24
+    # (see _underflow_scaled) and the product scaled back at the end.
+    small_y = exponent < _UNDERFLOW_ZONE
+    small_sig = -jnp.abs(x) < _UNDERFLOW_ZONE
+    y_scaled = jnp.where(
+        small_y, _underflow_scaled(exponent, small_y) * (1 + exponent_lo), y
+    )
     sig_of_neg_x = jnp.where(x >= 0, sig_neg_abs, sig_abs)  # sigma(-x)
-    dy_dx = alpha * y * sig_of_neg_x
+    sig_scaled = jnp.where(
+        small_sig & (x >= 0), _underflow_scaled(-jnp.abs(x), small_sig) * sig_abs, sig_of_neg_x
+    )
+    # At most one of the two factors is scaled: y is small only for x < 0,
+    # sigma(-x) only for x > 0.
+    scale_back = jnp.where(small_y | (small_sig & (x >= 0)), _UNDERFLOW_UNSCALE, 1)
+    dy_dx = (alpha * y_scaled * sig_scaled) * scale_back
     log_sigma = x_neg - log1p_e
     # y -> 0 faster than log_sigma -> -inf: the limit of y * log_sigma is 0.
-    dy_dalpha = jnp.where(y == 0, 0, y * log_sigma)
+    dy_dalpha = jnp.where(
+        y_scaled == 0, 0, (y_scaled * log_sigma) * jnp.where(small_y, _UNDERFLOW_UNSCALE, 1)
+    )
     return y, dy_dx, dy_dalpha
 
 
