@@ -1,0 +1,686 @@
+"""Float32 accuracy of jaxact, jax.nn and lax over all 2^32 bit patterns.
+
+Run with ``python -m experiments.accuracy`` (``make accuracy``); ``--quick``
+measures a 2^22-sample subset spread over the whole range instead. Writes
+``experiments/results/accuracy.md`` and ``accuracy.json`` (``accuracy_quick.*``
+for a subset).
+
+Every float32 bit pattern is evaluated by each implementation (value and
+derivative, one ``jax.jvp`` with a tangent of ones) and compared with a float64
+reference. Errors are in ULPs of float32 at the reference: |got - ref| divided
+by the float32 spacing in the reference's binade, the definition that
+``tests/helpers.py`` uses.
+
+The headline figures (max and 99.99th percentile) count every normal input
+whose true result is a normal float32. Everything else is counted apart and
+reported, not dropped: zero or subnormal inputs, results below the smallest
+normal (where XLA's CPU flushes subnormals to zero), results beyond the float32
+range, and NaN and infinite inputs (which must give the reference's NaN or
+limit exactly).
+
+A 99.99th percentile over 2^32 errors cannot be taken from the errors
+themselves, which would need 16 GiB. Each error is binned by the top 16 bits of
+its float32 pattern (sign, exponent and 7 mantissa bits), bins 1/128 of an
+octave wide, so the percentile is known to within 0.8% and is reported as the
+upper edge of its bin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import jax
+
+# The references are float64; the functions under test still see float32
+# arrays, and Python-number parameters stay weakly typed, so enabling x64 does
+# not change what they compute.
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from jax import lax  # noqa: E402
+
+import jaxact  # noqa: E402
+from experiments.common import write_json, write_text  # noqa: E402
+
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # 2^-126, smallest normal
+# Float64 values from here up round to inf in float32 (max + half its spacing).
+FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
+FLOAT32_NMANT = 23
+SUBNORMAL_SPACING = 2.0**-149
+
+# Groups an input falls in, for one function: only MAIN enters the headline.
+MAIN, SMALL_INPUT, TINY_RESULT, HUGE_RESULT, NAN_INPUT, INF_INPUT = range(6)
+GROUP_NAMES = {
+    MAIN: "normal input, normal result",
+    SMALL_INPUT: "zero or subnormal input",
+    TINY_RESULT: "result below 2^-126 (subnormal or 0)",
+    HUGE_RESULT: "result rounds to ±inf",
+    NAN_INPUT: "NaN input",
+    INF_INPUT: "±inf input",
+}
+NUM_GROUPS = 6
+# Histogram code: group (3 bits) | flag (1 bit) | top 15 bits of the error's
+# float32 pattern (the sign bit is always 0). The flag marks a result flushed
+# to zero (for the finite groups) or a mismatch with the reference's NaN or
+# limit (for the special inputs).
+ERROR_CODE_BITS = 15
+FLAG_BIT = 1 << ERROR_CODE_BITS
+NUM_CODES = NUM_GROUPS << (ERROR_CODE_BITS + 1)
+INF_ERROR_CODE = int(np.array(np.inf, np.float32).view(np.uint32) >> 16)
+
+GL_ALPHAS = (0.5, 2.0)
+LEAKY_SLOPE = 0.01
+
+
+# --------------------------------------------------------------------------
+# float64 references. Each is written against an array module ``xp`` so that
+# the same formula runs in XLA (fast, used for the sweep) and in numpy (the
+# libm check in `reference_self_check`). Each is accurate to a few float64
+# ULPs, about 2^-29 float32 ULPs: none subtracts nearly equal numbers, and the
+# only transcendental calls are exp, expm1 and log1p at arguments where they
+# are well conditioned.
+
+
+def _nan_in_nan_out(xp, x, value):
+    # The reference of every quantity, derivatives included, is NaN at NaN.
+    return xp.where(xp.isnan(x), xp.nan, value)
+
+
+def _logistic_terms(xp, x):
+    # e = exp(-|x|) lies in (0, 1]: it never overflows, and 1 + e lies in
+    # [1, 2], so sigma(|x|) = 1 / (1 + e) and sigma(-|x|) = e / (1 + e) carry
+    # only the rounding of e, of the sum and of the quotient.
+    e = xp.exp(-xp.abs(x))
+    sig_abs = 1 / (1 + e)
+    sig_neg_abs = e * sig_abs
+    sig = xp.where(x >= 0, sig_abs, sig_neg_abs)
+    sig_of_neg = xp.where(x >= 0, sig_neg_abs, sig_abs)
+    # log(1 + e) through log1p: log(1 + e) formed directly would lose e's
+    # digits below float64's eps for large |x|.
+    log1p_e = xp.log1p(e)
+    return sig, sig_of_neg, log1p_e
+
+
+def ref_sigmoid(xp, x):
+    sig, sig_of_neg, _ = _logistic_terms(xp, x)
+    # sigma'(x) = sigma(x) sigma(-x): a product of two accurate factors.
+    return {"f": sig, "f'": sig * sig_of_neg}
+
+
+def ref_tanh(xp, x):
+    # tanh(|x|) = -m / (2 + m) with m = expm1(-2|x|) in [-1, 0]: expm1 keeps
+    # m's relative accuracy near 0 (where tanh x ~ x), 2 + m lies in [1, 2].
+    m = xp.expm1(-2 * xp.abs(x))
+    value = xp.where(x < 0, m / (2 + m), -m / (2 + m))
+    # sech^2(x) = 4 e / (1 + e)^2 with e = exp(-2|x|) in (0, 1]: no 1 - tanh^2.
+    e = xp.exp(-2 * xp.abs(x))
+    return {"f": value, "f'": 4 * e / ((1 + e) * (1 + e))}
+
+
+def ref_relu(xp, x):
+    return {"f": xp.maximum(x, 0), "f'": xp.where(x > 0, 1.0, 0.0)}
+
+
+def ref_leaky_relu(xp, x):
+    return {
+        "f": xp.where(x >= 0, x, LEAKY_SLOPE * x),
+        "f'": xp.where(x >= 0, 1.0, LEAKY_SLOPE),
+    }
+
+
+def ref_elu(xp, x):
+    # expm1 and exp of x <= 0 only (x > 0 is the identity): expm1 keeps the
+    # relative accuracy of e^x - 1 near 0, and e^x is computed directly rather
+    # than as expm1(x) + 1, which would lose e^x entirely below -37.
+    negative = xp.minimum(x, 0)
+    return {
+        "f": xp.where(x > 0, x, xp.expm1(negative)),
+        "f'": xp.where(x > 0, 1.0, xp.exp(negative)),
+    }
+
+
+def ref_softplus(xp, x):
+    sig, _, log1p_e = _logistic_terms(xp, x)
+    # max(x, 0) + log1p(e^-|x|): both terms are >= 0, so the sum cannot cancel.
+    return {"f": xp.maximum(x, 0) + log1p_e, "f'": sig}
+
+
+def ref_log_sigmoid(xp, x):
+    _, sig_of_neg, log1p_e = _logistic_terms(xp, x)
+    # min(x, 0) - log1p(e^-|x|): both terms are <= 0, no cancellation.
+    return {"f": xp.minimum(x, 0) - log1p_e, "f'": sig_of_neg}
+
+
+def make_ref_generalized_logistic(alpha):
+    def ref(xp, x):
+        _, sig_of_neg, log1p_e = _logistic_terms(xp, x)
+        log_sig = xp.minimum(x, 0) - log1p_e
+        # y = exp(alpha log sigma(x)). The exponent's absolute error is a few
+        # float64 ULPs of |alpha log sigma| <= 104 wherever y is a float32
+        # (normal or subnormal), so y's relative error stays below 2^-44.
+        value = xp.exp(alpha * log_sig)
+        # d/dalpha = y log sigma(x); its limit at x = -inf is 0 (y -> 0 much
+        # faster than log sigma -> -inf), where the product would be 0 * inf.
+        d_alpha = xp.where(value == 0, 0.0, value * log_sig)
+        return {"f": value, "f'": alpha * value * sig_of_neg, "df/dalpha": d_alpha}
+
+    return ref
+
+
+# --------------------------------------------------------------------------
+# Implementations under test. Each maps float32 x to {quantity: float32 array}.
+
+
+def _value_and_derivative(fn):
+    def evaluate(x):
+        value, derivative = jax.jvp(fn, (x,), (jnp.ones_like(x),))
+        return {"f": value, "f'": derivative}
+
+    return evaluate
+
+
+def _with_alpha_derivative(fn, alpha):
+    # fn(x, alpha) differentiated in x and, separately, in a traced alpha.
+    def evaluate(x):
+        out = _value_and_derivative(lambda x: fn(x, alpha))(x)
+        alpha_array = jnp.asarray(alpha, jnp.float32)
+        _, d_alpha = jax.jvp(lambda a: fn(x, a), (alpha_array,), (jnp.ones_like(alpha_array),))
+        out["df/dalpha"] = d_alpha
+        return out
+
+    return evaluate
+
+
+def naive_generalized_logistic(x, alpha):
+    # The textbook form; what a user writes without jaxact.
+    return (1 + jnp.exp(-x)) ** -alpha
+
+
+def _highest(op):
+    return lambda x: op(x, accuracy=lax.AccuracyMode.HIGHEST)
+
+
+def functions():
+    """(name, reference, {implementation label: evaluate}) for every function."""
+    table = [
+        ("sigmoid", ref_sigmoid, {
+            "jaxact": _value_and_derivative(jaxact.sigmoid),
+            "jax.nn": _value_and_derivative(jax.nn.sigmoid),
+            "lax HIGHEST": _value_and_derivative(_highest(lax.logistic)),
+        }),
+        ("tanh", ref_tanh, {
+            "jaxact": _value_and_derivative(jaxact.tanh),
+            "jax.nn": _value_and_derivative(jnp.tanh),
+            "lax HIGHEST": _value_and_derivative(_highest(lax.tanh)),
+        }),
+        ("elu", ref_elu, {
+            "jaxact": _value_and_derivative(jaxact.elu),
+            "jax.nn": _value_and_derivative(jax.nn.elu),
+        }),
+        ("softplus", ref_softplus, {
+            "jaxact": _value_and_derivative(jaxact.softplus),
+            "jax.nn": _value_and_derivative(jax.nn.softplus),
+        }),
+        ("log_sigmoid", ref_log_sigmoid, {
+            "jaxact": _value_and_derivative(jaxact.log_sigmoid),
+            "jax.nn": _value_and_derivative(jax.nn.log_sigmoid),
+        }),
+        ("relu", ref_relu, {
+            "jaxact": _value_and_derivative(jaxact.relu),
+            "jax.nn": _value_and_derivative(jax.nn.relu),
+        }),
+        ("leaky_relu", ref_leaky_relu, {
+            "jaxact": _value_and_derivative(jaxact.leaky_relu),
+            "jax.nn": _value_and_derivative(jax.nn.leaky_relu),
+        }),
+    ]
+    for alpha in GL_ALPHAS:
+        name = f"generalized_logistic alpha={alpha:g}"
+        table.append((name, make_ref_generalized_logistic(alpha), {
+            "jaxact": _with_alpha_derivative(jaxact.generalized_logistic, alpha),
+            "naive": _with_alpha_derivative(naive_generalized_logistic, alpha),
+        }))
+    return table
+
+
+# --------------------------------------------------------------------------
+# Errors and their histogram codes, in XLA.
+
+
+def float32_spacing(reference):
+    """Spacing of float32 in the binade of a float64 reference, from its bits.
+
+    Exact (no log2): the float64 exponent field minus 23 is the exponent of
+    the float32 spacing. Floored at the subnormal spacing 2^-149.
+    """
+    bits = lax.bitcast_convert_type(reference, jnp.uint64)
+    biased_exponent = (bits >> 52) & 0x7FF
+    floored = jnp.maximum(biased_exponent, 1023 - 149 + FLOAT32_NMANT)
+    return lax.bitcast_convert_type((floored - FLOAT32_NMANT) << 52, jnp.float64)
+
+
+def input_groups(x):
+    """The group of each input that depends on the input alone, else MAIN."""
+    return jnp.select(
+        [jnp.isnan(x), jnp.isinf(x), jnp.abs(x) < FLOAT32_TINY],
+        [NAN_INPUT, INF_INPUT, SMALL_INPUT],
+        MAIN,
+    ).astype(jnp.uint32)
+
+
+class ReferenceParts:
+    """What the error of every implementation of one quantity shares.
+
+    Computed once per quantity and chunk, so each implementation's error costs
+    a handful of elementwise operations.
+    """
+
+    def __init__(self, x_group, reference):
+        abs_ref = jnp.abs(reference)
+        # A result beyond the float32 range must be the infinity it rounds to.
+        reference = jnp.where(abs_ref >= FLOAT32_OVERFLOW, reference * jnp.inf, reference)
+        self.reference = reference
+        # Multiplying by a power of two is exact, unlike a division.
+        self.inverse_spacing = 1 / float32_spacing(reference)
+        self.group = jnp.where(
+            x_group != MAIN,
+            x_group,
+            jnp.where(abs_ref < FLOAT32_TINY, TINY_RESULT,
+                      jnp.where(abs_ref >= FLOAT32_OVERFLOW, HUGE_RESULT, MAIN)).astype(jnp.uint32),
+        )
+        self.group_code = self.group << (ERROR_CODE_BITS + 1)
+        self.special = self.group >= HUGE_RESULT
+        self.nonzero = reference != 0
+
+
+WORST_GROUPS = (MAIN, SMALL_INPUT, TINY_RESULT)
+
+
+def ulp_errors(parts: ReferenceParts, got):
+    """Float32 ULP error of each element; NaN where exactly one side is NaN."""
+    got64 = got.astype(jnp.float64)
+    reference = parts.reference
+    agree = (got64 == reference) | (jnp.isnan(got64) & jnp.isnan(reference))
+    error = jnp.where(agree, 0.0, jnp.abs(got64 - reference) * parts.inverse_spacing)
+    return error.astype(jnp.float32), agree, got64
+
+
+def masked_errors(parts: ReferenceParts, error, group):
+    # NaN (an error where the reference is finite) must win the max: make it inf.
+    return jnp.where(parts.group == group, jnp.where(jnp.isnan(error), jnp.inf, error), -1.0)
+
+
+def error_codes(parts: ReferenceParts, got):
+    """Histogram code of each element, and the largest error of each group.
+
+    The code packs the group, a flag (flushed to zero, or for NaN and inf
+    inputs a mismatch with the reference) and the top 15 bits of the error's
+    float32 pattern: non-negative float32 patterns order as their values, and
+    NaN codes sit just above inf.
+    """
+    error, agree, got64 = ulp_errors(parts, got)
+    flushed = (got64 == 0) & parts.nonzero
+    flag = jnp.where(parts.special, ~agree, flushed).astype(jnp.uint32)
+    error_bits = lax.bitcast_convert_type(error, jnp.uint32)
+    code = parts.group_code | (flag << ERROR_CODE_BITS) | (error_bits >> 16)
+    # Float maxima: XLA's CPU vectorises them; an argmax costs several times
+    # more, so the input of a new worst error is found only when one appears.
+    worst = {group: jnp.max(masked_errors(parts, error, group)) for group in WORST_GROUPS}
+    return code, worst
+
+
+def worst_inputs(parts: ReferenceParts, got, x):
+    error, _, _ = ulp_errors(parts, got)
+    return {group: x[jnp.argmax(masked_errors(parts, error, group))] for group in WORST_GROUPS}
+
+
+def sample_bits(chunk_index, chunk_size, stride):
+    """The uint32 patterns of one chunk: every pattern, or one per block of ``stride``.
+
+    With a stride, each block contributes one pattern at a pseudo-random
+    offset, so a subset does not only see patterns with zero low bits.
+    """
+    position = chunk_index.astype(jnp.uint32) * jnp.uint32(chunk_size) + jnp.arange(
+        chunk_size, dtype=jnp.uint32
+    )
+    if stride == 1:
+        return position
+    mixed = position * jnp.uint32(0x9E3779B1)
+    mixed = mixed ^ (mixed >> 15)
+    return position * jnp.uint32(stride) + (mixed & jnp.uint32(stride - 1))
+
+
+def make_kernel(reference, implementations, chunk_size, stride, locate=False):
+    """Jitted (chunk index -> per row results) for one function.
+
+    Returns {(quantity, implementation): (codes, {group: max error})}, or with
+    ``locate`` {(quantity, implementation): {group: input of the max error}}.
+    """
+
+    @jax.jit
+    def kernel(chunk_index):
+        x = lax.bitcast_convert_type(sample_bits(chunk_index, chunk_size, stride), jnp.float32)
+        x_group = input_groups(x)
+        refs = reference(jnp, x.astype(jnp.float64))
+        parts = {q: ReferenceParts(x_group, _nan_in_nan_out(jnp, x, r)) for q, r in refs.items()}
+        out = {}
+        for label, evaluate in implementations.items():
+            for quantity, got in evaluate(x).items():
+                if locate:
+                    out[(quantity, label)] = worst_inputs(parts[quantity], got, x)
+                else:
+                    out[(quantity, label)] = error_codes(parts[quantity], got)
+        return out
+
+    return kernel
+
+
+def reference_self_check(table, num_samples=1 << 20):
+    """Largest difference, in float32 ULPs, between the XLA and numpy references.
+
+    numpy's exp, expm1 and log1p are the platform libm's (correctly rounded or
+    nearly so in float64); agreement far below one float32 ULP shows that
+    XLA's float64 versions are good enough for a float32 reference.
+    """
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2**32, num_samples, dtype=np.uint64).astype(np.uint32)
+    worst = 0.0
+    with np.errstate(all="ignore"):
+        x = bits.view(np.float32).astype(np.float64)
+        x = x[np.isfinite(x)]
+        for _, reference, _ in table:
+            from_numpy = reference(np, x)
+            from_xla = jax.jit(lambda x, reference=reference: reference(jnp, x))(x)
+            for quantity, expected in from_numpy.items():
+                got = np.asarray(from_xla[quantity])
+                spacing = np.asarray(float32_spacing(jnp.asarray(expected)))
+                both = (got == expected) | (np.isnan(got) & np.isnan(expected))
+                diff = np.where(both, 0.0, np.abs(got - expected) / spacing)
+                worst = max(worst, float(np.nanmax(np.where(np.isnan(diff), np.inf, diff))))
+    return worst
+
+
+# --------------------------------------------------------------------------
+# Accumulation and the report.
+
+
+def decode_upper_edge(error_code: int) -> float:
+    """Upper edge of an error bin: the next 16-bit prefix, as a float32."""
+    if error_code >= INF_ERROR_CODE:
+        return math.inf
+    if error_code == 0:
+        # Errors below 1e-40 ULP: exact results, reported as 0.
+        return 0.0
+    return float(np.array((error_code + 1) << 16, np.uint32).view(np.float32))
+
+
+def percentile_from_histogram(counts: np.ndarray, fraction: float) -> float:
+    total = int(counts.sum())
+    if total == 0:
+        return math.nan
+    cumulative = np.cumsum(counts)
+    # Smallest bin whose cumulative count reaches the fraction.
+    index = int(np.searchsorted(cumulative, math.ceil(fraction * total)))
+    return decode_upper_edge(index)
+
+
+def summarise(histogram: np.ndarray, worst: dict) -> dict:
+    by_group = histogram.reshape(NUM_GROUPS, 2, 1 << ERROR_CODE_BITS)
+    summary = {}
+    for group, name in GROUP_NAMES.items():
+        counts = by_group[group]
+        entry = {
+            "description": name,
+            "count": int(counts.sum()),
+            # The flag bit: flushed to zero (finite groups) or wrong NaN/limit.
+            "flagged": int(counts[1].sum()),
+            "nonfinite_error": int(counts[:, INF_ERROR_CODE:].sum()),
+        }
+        if group in worst:
+            entry["max_ulp"], entry["worst_x"] = worst[group]
+        if group == MAIN:
+            entry["p9999_ulp"] = percentile_from_histogram(counts.sum(axis=0), 0.9999)
+        summary[group] = entry
+    return summary
+
+
+def run(chunk_bits: int, stride: int, show_progress: bool = True) -> dict:
+    table = functions()
+    chunk_size = 1 << chunk_bits
+    total = (1 << 32) // stride
+    if total % chunk_size:
+        raise ValueError(f"--chunk-bits {chunk_bits} does not divide 2^32 / stride = {total}")
+    num_chunks = total // chunk_size
+
+    # Compiled ahead of time, so that the time per chunk (and the estimate for
+    # a full run made from a subset) does not include compilation.
+    compile_start = time.perf_counter()
+    example_index = jnp.asarray(0, jnp.uint32)
+    kernels = [
+        make_kernel(reference, impls, chunk_size, stride).lower(example_index).compile()
+        for _, reference, impls in table
+    ]
+    # Called only for chunks that hold a new worst error.
+    locators = [
+        make_kernel(reference, impls, chunk_size, stride, locate=True)
+        .lower(example_index).compile()
+        for _, reference, impls in table
+    ]
+    compile_seconds = time.perf_counter() - compile_start
+    histograms = {}
+    worst = {}
+    start = time.perf_counter()
+
+    def dispatch(chunk_index):
+        index = jnp.asarray(chunk_index, jnp.uint32)
+        return index, [kernel(index) for kernel in kernels]
+
+    def accumulate(index, outputs):
+        for (name, _, _), out, locate in zip(table, outputs, locators, strict=True):
+            located = None
+            for (quantity, label), (code, maxima) in out.items():
+                key = (name, quantity, label)
+                counts = np.bincount(np.asarray(code), minlength=NUM_CODES)
+                if key in histograms:
+                    histograms[key] += counts
+                else:
+                    histograms[key] = counts
+                best = worst.setdefault(key, {})
+                for group, error in maxima.items():
+                    error = float(error)
+                    if error >= 0 and (group not in best or error > best[group][0]):
+                        if located is None:
+                            located = jax.device_get(locate(index))
+                        best[group] = (error, float(located[(quantity, label)][group]))
+
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the experiments extra installs tqdm; run without a bar otherwise
+        tqdm = None
+    chunks = range(num_chunks)
+    if tqdm is not None and show_progress:
+        chunks = tqdm(chunks, desc="float32 patterns", unit="chunk", file=sys.stderr)
+    # Dispatch the next chunk before binning this one: XLA computes while numpy counts.
+    pending = dispatch(0)
+    for chunk_index in chunks:
+        upcoming = dispatch(chunk_index + 1) if chunk_index + 1 < num_chunks else None
+        accumulate(*pending)
+        pending = upcoming
+    elapsed = time.perf_counter() - start
+
+    rows = []
+    for name, _, impls in table:
+        quantities = [q for (n, q, _lbl) in histograms if n == name]
+        for quantity in dict.fromkeys(quantities):
+            for label in impls:
+                key = (name, quantity, label)
+                rows.append({
+                    "function": name,
+                    "quantity": quantity,
+                    "implementation": label,
+                    "groups": {GROUP_NAMES[g]: entry
+                               for g, entry in summarise(histograms[key], worst[key]).items()},
+                })
+    return {
+        "samples": total,
+        "stride": stride,
+        "chunk_bits": chunk_bits,
+        "seconds": elapsed,
+        "compile_seconds": compile_seconds,
+        "estimated_full_seconds": elapsed * stride,
+        "reference_self_check_ulp": reference_self_check(table),
+        "machine": machine_description(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "rows": rows,
+    }
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return (
+        f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()}; "
+        f"Python {platform.python_version()}, jax {jax.__version__}, "
+        f"backend {jax.default_backend()}"
+    )
+
+
+def _fmt_ulp(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if math.isinf(value):
+        return "inf"
+    if value >= 1e4:
+        return f"{value:.2e}"
+    return f"{value:.3g}"
+
+
+def to_markdown(result: dict, command: str) -> str:
+    main = GROUP_NAMES[MAIN]
+    small = GROUP_NAMES[SMALL_INPUT]
+    tiny = GROUP_NAMES[TINY_RESULT]
+    huge = GROUP_NAMES[HUGE_RESULT]
+    nan_input = GROUP_NAMES[NAN_INPUT]
+    inf_input = GROUP_NAMES[INF_INPUT]
+    subset = (
+        "all 2^32 float32 bit patterns" if result["stride"] == 1
+        else f"{result['samples']:,} float32 bit patterns, one in every {result['stride']} "
+             "(a subset spread over the whole range)"
+    )
+    lines = [
+        "# Float32 accuracy: jaxact, jax.nn and lax side by side",
+        "",
+        f"Made by `{command}` on {result['machine']}, {result['date']}; "
+        f"{subset}; {result['seconds']:.0f} s.",
+        "",
+        "Error unit: ULPs of float32 at the float64 reference (|got - ref| / spacing of float32 "
+        "in the reference's binade). f' is the derivative in x (one `jax.jvp` with a tangent of "
+        "ones), df/dalpha the derivative in a traced alpha. The float64 references use "
+        "cancellation-free formulas (see `experiments/accuracy.py`); they agree with numpy's libm "
+        f"to {result['reference_self_check_ulp']:.2g} float32 ULP on 2^20 random patterns.",
+        "",
+        "Max and 99.99th percentile count every normal input whose true result is a normal "
+        "float32. The 99.99th percentile is the upper edge of a bin 1/128 of an octave wide. "
+        "NaN/inf: results that are NaN or infinite where the reference is finite.",
+        "",
+        "| function | quantity | implementation | max ULP | 99.99% ULP | worst x | NaN/inf |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for row in result["rows"]:
+        entry = row["groups"][main]
+        worst_x = entry.get("worst_x")
+        lines.append(
+            f"| {row['function']} | {row['quantity']} | {row['implementation']} | "
+            f"{_fmt_ulp(entry['max_ulp'])} | {_fmt_ulp(entry['p9999_ulp'])} | "
+            f"{worst_x:.9g} | {entry['nonfinite_error']:,} |"
+        )
+    lines += [
+        "",
+        "## Counted apart",
+        "",
+        "Zero or subnormal inputs, and results below 2^-126 (subnormal, or 0): max error in "
+        "float32 ULPs with the spacing floored at the subnormal step 2^-149; *flushed* = the "
+        "result is 0 where the reference is not. Results that round to ±inf, and ±inf and NaN "
+        "inputs: *wrong* = not the reference's limit or NaN exactly (a derivative's reference "
+        "at NaN is NaN).",
+        "",
+        "| function | quantity | implementation | subnormal in: n / max ULP / flushed | "
+        "tiny result: n / max ULP / flushed | rounds to ±inf: n / wrong | ±inf in: wrong | "
+        "NaN in: wrong |",
+        "|---|---|---|---|---|---|---:|---:|",
+    ]
+    for row in result["rows"]:
+        groups = row["groups"]
+
+        def finite_group(name, groups=groups):
+            entry = groups[name]
+            if entry["count"] == 0:
+                return "0"
+            return (
+                f"{entry['count']:,} / {_fmt_ulp(entry['max_ulp'])} / {entry['flagged']:,}"
+            )
+
+        huge_wrong = groups[huge]["flagged"]
+        lines.append(
+            f"| {row['function']} | {row['quantity']} | {row['implementation']} | "
+            f"{finite_group(small)} | {finite_group(tiny)} | "
+            f"{groups[huge]['count']:,} / {huge_wrong:,} | "
+            f"{groups[inf_input]['flagged']:,} of {groups[inf_input]['count']:,} | "
+            f"{groups[nan_input]['flagged']:,} of {groups[nan_input]['count']:,} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.accuracy", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help="a 2^22-sample subset spread over the range (stride 1024)")
+    parser.add_argument("--stride", type=int, default=None,
+                        help="measure one pattern in every STRIDE (a power of 2); default 1")
+    parser.add_argument("--chunk-bits", type=int, default=22,
+                        help="log2 of the patterns evaluated per step (memory ~ 2^bits * 1 KiB)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output path without suffix (default experiments/results/accuracy, "
+                             "or accuracy_quick for a subset)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    stride = args.stride if args.stride is not None else (1024 if args.quick else 1)
+    if stride < 1 or stride & (stride - 1):
+        parser.error(f"--stride must be a power of 2, got {stride}")
+    chunk_bits = min(args.chunk_bits, 32 - stride.bit_length() + 1)
+    out = args.out or Path(
+        "experiments/results/accuracy" if stride == 1 else "experiments/results/accuracy_quick"
+    )
+    command = "python -m experiments.accuracy " + " ".join(sys.argv[1:] if argv is None else argv)
+    result = run(chunk_bits, stride, show_progress=not args.no_progress)
+    markdown = to_markdown(result, command.strip())
+    write_json(out.with_suffix(".json"), result)
+    write_text(out.with_suffix(".md"), markdown)
+    print(markdown)
+    if stride > 1:
+        print(f"estimated time for all 2^32 patterns: {result['estimated_full_seconds'] / 60:.0f} "
+              "min on this machine")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
