@@ -267,9 +267,10 @@ def sigmoid(x: ArrayLike) -> jax.Array:
 
     Example:
         >>> import jax
+        >>> import jax.numpy as jnp
         >>> import jaxact
-        >>> jaxact.sigmoid(0.0)
-        Array(0.5, dtype=float32)
+        >>> jaxact.sigmoid(jnp.array([-1.0, 0.0, 1.0]))
+        Array([0.26894143, 0.5       , 0.7310586 ], dtype=float32)
         >>> float(jax.grad(jaxact.sigmoid)(30.0))  # exp(-30); jax.nn gives 0.0
         9.357623e-14
 
@@ -322,9 +323,10 @@ def softplus(x: ArrayLike) -> jax.Array:
     0; NaN gives NaN. The second form above never overflows.
 
     Example:
+        >>> import jax.numpy as jnp
         >>> import jaxact
-        >>> jaxact.softplus(0.0)  # log 2
-        Array(0.6931472, dtype=float32)
+        >>> jaxact.softplus(jnp.array([0.0, 100.0]))  # log 2, and no overflow
+        Array([  0.6931472, 100.       ], dtype=float32)
 
     See also: :func:`log_sigmoid`, :func:`relu`.
     """
@@ -364,9 +366,10 @@ def log_sigmoid(x: ArrayLike) -> jax.Array:
     0 and 1; NaN gives NaN.
 
     Example:
+        >>> import jax.numpy as jnp
         >>> import jaxact
-        >>> jaxact.log_sigmoid(-100.0)
-        Array(-100., dtype=float32)
+        >>> jaxact.log_sigmoid(jnp.array([-100.0, 0.0]))
+        Array([-100.       ,   -0.6931472], dtype=float32)
 
     See also: :func:`softplus`, :func:`sigmoid`.
     """
@@ -484,9 +487,10 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     gives NaN.
 
     Example:
+        >>> import jax.numpy as jnp
         >>> import jaxact
-        >>> jaxact.generalized_logistic(0.0, alpha=2.0)  # (1/2)**2
-        Array(0.25, dtype=float32)
+        >>> jaxact.generalized_logistic(jnp.array([0.0, 1.0]), alpha=2.0)
+        Array([0.25      , 0.53444666], dtype=float32)
 
     See also: :func:`sigmoid`, :func:`log_sigmoid`.
     """
@@ -571,9 +575,10 @@ def tanh(x: ArrayLike) -> jax.Array:
 
     Example:
         >>> import jax
+        >>> import jax.numpy as jnp
         >>> import jaxact
-        >>> jaxact.tanh(0.5)
-        Array(0.46211717, dtype=float32)
+        >>> jaxact.tanh(jnp.array([-0.5, 0.0, 0.5]))
+        Array([-0.46211717,  0.        ,  0.46211717], dtype=float32)
         >>> float(jax.grad(jaxact.tanh)(10.0))  # 4 exp(-20); jnp.tanh gives 0.0
         8.244614e-09
 
@@ -622,8 +627,9 @@ def relu(x: ArrayLike) -> jax.Array:
     Limits: ``relu(inf) = inf``, ``relu(-inf) = 0``; NaN gives NaN.
 
     Example:
+        >>> import jax.numpy as jnp
         >>> import jaxact
-        >>> jaxact.relu(jax.numpy.array([-2.0, 0.0, 3.0]))
+        >>> jaxact.relu(jnp.array([-2.0, 0.0, 3.0]))
         Array([0., 0., 3.], dtype=float32)
 
     See also: :func:`leaky_relu`, :func:`elu`, ``jaxact.prelu``.
@@ -674,9 +680,10 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
     positive slope); NaN gives NaN.
 
     Example:
+        >>> import jax.numpy as jnp
         >>> import jaxact
-        >>> jaxact.leaky_relu(-2.0)
-        Array(-0.02, dtype=float32)
+        >>> jaxact.leaky_relu(jnp.array([-2.0, 3.0]))
+        Array([-0.02,  3.  ], dtype=float32)
 
     See also: :func:`relu`, ``jaxact.prelu`` (learned slopes).
     """
@@ -738,9 +745,10 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     NaN gives NaN.
 
     Example:
+        >>> import jax.numpy as jnp
         >>> import jaxact
-        >>> jaxact.elu(-1.0)
-        Array(-0.63212055, dtype=float32)
+        >>> jaxact.elu(jnp.array([-1.0, 2.0]))
+        Array([-0.63212055,  2.        ], dtype=float32)
 
     See also: :func:`relu`, :func:`leaky_relu`.
     """
