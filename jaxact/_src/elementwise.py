@@ -639,7 +639,12 @@ def relu(x: ArrayLike) -> jax.Array:
 
 def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
     positive = x >= 0
-    y = jnp.where(positive, x, negative_slope * x)
+    # With a zero slope the limit at -inf is 0, but 0 * -inf is NaN: give that
+    # product the lowest finite value instead (NaN stays NaN through maximum).
+    lowest = jnp.finfo(x.dtype).min
+    y = jnp.where(
+        positive, x, negative_slope * jnp.where(negative_slope == 0, jnp.maximum(x, lowest), x)
+    )
     # A NaN input is neither branch: its derivative is NaN too, not the slope.
     dy_dx = _cast(jnp.where(positive, 1, jnp.where(x < 0, negative_slope, jnp.nan)), x.dtype)
     dy_dslope = jnp.where(positive, 0, x)
