@@ -146,6 +146,14 @@ def test_saturated_fraction_by_hand(activation, derivative, threshold):
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
+def test_saturated_fraction_is_strictly_below_the_threshold():
+    z = jnp.array([-1.0, 0.0, 1.0, 2.0])
+    # relu' is exactly 1 for z > 0: not below a threshold of 1.
+    assert float(diagnostics.saturated_fraction(z, jaxact.relu, threshold=1.0)) == 0.5
+    leaky = lambda v: jaxact.leaky_relu(v, 0.25)
+    assert float(diagnostics.saturated_fraction(z, leaky, threshold=0.25)) == 0.0
+
+
 def test_saturated_fraction_equals_vmap_of_grad():
     z = jnp.linspace(-30.0, 30.0, 301).reshape(7, 43)
     for activation in (jaxact.sigmoid, jaxact.tanh, jaxact.elu):
@@ -162,6 +170,18 @@ def test_saturated_fraction_channelwise_slope():
     expected = np.mean((z < 0) & (np.abs(np.asarray(slopes)) < 0.05))
     got = diagnostics.saturated_fraction(z, lambda v: jaxact.leaky_relu(v, slopes), threshold=0.05)
     np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_saturated_fraction_with_a_prelu_pytree():
+    # A parametric activation passed whole, and traced, as in a training step.
+    prelu = jaxact.PReLU.init(4)
+    prelu = jax.tree_util.tree_map(lambda slope: slope.at[0].set(0.0), prelu)
+    z = np.random.default_rng(12).standard_normal((50, 4)).astype(np.float32)
+    expected = np.mean((z < 0) & (np.arange(4) == 0))  # only unit 0 has slope < 0.01
+    got = jax.jit(lambda act, z: diagnostics.saturated_fraction(z, act))(prelu, z)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="activation must be elementwise"):
+        diagnostics.saturated_fraction(z, lambda v: jaxact.maxout(v, 2))
 
 
 def test_saturated_fraction_traced_threshold_and_vmap():
