@@ -1,0 +1,93 @@
+"""Command line: ``python -m experiments NAME|all [options]``.
+
+Each experiment writes ``NAME.json`` (its numbers and verdicts) and
+``NAME.png`` into ``--out``; the report ``REPORT.md`` is regenerated from all
+JSON files present after every run. ``all`` skips an experiment whose JSON
+already exists (a finished run: the JSON is written last, atomically), so an
+interrupted suite resumes where it stopped; ``--force`` reruns it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import platform
+import sys
+import time
+from pathlib import Path
+
+import jax
+
+from experiments import EXPERIMENT_NAMES, report
+from experiments.common import RunOptions, write_json
+from experiments.data import DATASET_NAMES, DataError
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments",
+        description="Measure the classic claims about activation functions on real data.",
+    )
+    parser.add_argument("name", choices=(*EXPERIMENT_NAMES, "all", "report"))
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for the tests")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per configuration (>= 1)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results directory")
+    parser.add_argument("--dataset", default="digits", choices=DATASET_NAMES)
+    parser.add_argument("--data-dir", default=None, help="directory of the data set's files")
+    parser.add_argument("--force", action="store_true", help="rerun finished experiments")
+    return parser
+
+
+def run_experiment(name: str, options: RunOptions) -> dict:
+    """Runs one experiment and writes its PNG, then its JSON (the JSON marks it done)."""
+    module = importlib.import_module(f"experiments.{name}")
+    started = time.perf_counter()
+    results = module.run(options)
+    results["figure"] = f"{name}.png"
+    results["meta"] = {
+        "experiment": name,
+        "dataset": options.dataset,
+        "seeds": options.seeds,
+        "quick": options.quick,
+        "seconds": round(time.perf_counter() - started, 2),
+        "machine": f"{platform.machine()} {platform.system()}, {jax.device_count()} "
+        f"{jax.default_backend()} device(s), jax {jax.__version__}",
+    }
+    module.plot(results, options.out / f"{name}.png")
+    results["claims"] = module.claims(results)
+    write_json(options.out / f"{name}.json", results)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.seeds < 1:
+        _parser().error(f"--seeds must be >= 1, got {args.seeds}")
+    options = RunOptions(
+        quick=args.quick, seeds=args.seeds, out=args.out, dataset=args.dataset,
+        data_dir=args.data_dir,
+    )
+    names = EXPERIMENT_NAMES if args.name == "all" else () if args.name == "report" else (
+        args.name,
+    )
+    try:
+        for name in names:
+            done = (options.out / f"{name}.json").exists()
+            if args.name == "all" and done and not args.force:
+                print(f"[experiments] {name}: already done, skipped (--force reruns it)")
+                continue
+            started = time.perf_counter()
+            run_experiment(name, options)
+            print(f"[experiments] {name}: {time.perf_counter() - started:.1f} s")
+    except DataError as error:
+        print(f"python -m experiments: {error}", file=sys.stderr)
+        return 2
+    path = report.write_report(options.out)
+    print(f"[experiments] report: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
