@@ -5,9 +5,9 @@ Run as ``python -m experiments.bench [--quick] [--out DIR]``. Writes ``bench.md`
 and prints the markdown table.
 
 Every figure comes from :func:`timeit_interleaved`: each contender is jitted and
-warmed up once, then the contenders run one after another within each rep (the
-order rotating from rep to rep), so that load from other processes falls on all
-of them alike. A ratio is the median over reps of the per-rep ratio of two
+warmed up once, then the contenders run one after another within each rep (in
+an order shuffled anew for every rep), so that load from other processes falls
+on all of them alike. A ratio is the median over reps of the per-rep ratio of two
 contenders timed in the same rep, which cancels most of that shared noise.
 
 Only the public ``jaxact`` API is used. :func:`time_elementwise` and
@@ -316,14 +316,17 @@ _HLO_INSTRUCTION = re.compile(
 )
 # Opcodes that cost far more than an add on the CPU, and fusions (kernels).
 PROFILED_OPCODES = ("exponential", "exponential-minus-one", "log", "log-plus-one", "divide",
-                    "tanh", "logistic", "power", "fusion")
+                    "tanh", "logistic", "power", "reduce", "fusion")
 
 
 def hlo_op_counts(fn: Callable, *args) -> dict[str, int]:
     """Opcode counts of the optimised HLO that ``jax.jit(fn)(*args)`` runs,
     plus ``"instructions"``, the total (fused computations included)."""
-    text = jax.jit(fn).lower(*args).compile().as_text()
-    counts = Counter(_HLO_INSTRUCTION.findall(text))
+    return _count_opcodes(jax.jit(fn).lower(*args).compile().as_text())
+
+
+def _count_opcodes(hlo_text: str) -> dict[str, int]:
+    counts = Counter(_HLO_INSTRUCTION.findall(hlo_text))
     return {"instructions": sum(counts.values()),
             **{opcode: counts.get(opcode, 0) for opcode in PROFILED_OPCODES}}
 
@@ -440,13 +443,15 @@ def time_prelu(n: int, num_channels: int, reps: int) -> list[dict]:
         },
     }
     rows = []
+    args = (x, slopes, cotangent)
     for mode, contenders in modes.items():
-        times = timeit_interleaved(contenders, reps, args=(x, slopes, cotangent))
+        times = timeit_interleaved(contenders, reps, args=args)
         for label, samples in times.items():
             rows.append({"group": "prelu", "mode": mode, "contender": label, "n": n,
                          **_summary(samples), "status": "ok",
                          "reference": "jax.nn.leaky_relu",
-                         "ratio_reference": paired_ratio(samples, times["jax.nn.leaky_relu"])})
+                         "ratio_reference": paired_ratio(samples, times["jax.nn.leaky_relu"]),
+                         "hlo": hlo_op_counts(contenders[label], *args)})
     _progress("prelu")
     return rows
 
@@ -456,8 +461,10 @@ def time_maxout(batch: int, in_features: int, out_features: int, num_pieces: int
     """jaxact.Maxout against a Dense layer of width out_features * num_pieces
     and two hand-written maxouts, float32.
 
-    forward+backward is one jitted call returning the gradients of
-    <layer(x), cotangent> with respect to the parameters and the input.
+    forward+backward is one jitted call returning <layer(x), cotangent> and its
+    gradients with respect to the parameters and the input. The value is
+    returned so that the forward matmul is really done: the gradients of a
+    Dense layer alone do not need it, and XLA would drop it from the floor.
     """
     width = out_features * num_pieces
     keys = jax.random.split(jax.random.key(1), 5)
@@ -499,7 +506,8 @@ def time_maxout(batch: int, in_features: int, out_features: int, num_pieces: int
 
     def forward_backward(apply):
         def run(params, x, ct):
-            return jax.grad(lambda p, v: jnp.vdot(apply(p, v), ct), argnums=(0, 1))(params, x)
+            return jax.value_and_grad(lambda p, v: jnp.vdot(apply(p, v), ct),
+                                      argnums=(0, 1))(params, x)
 
         return run
 
@@ -513,7 +521,8 @@ def time_maxout(batch: int, in_features: int, out_features: int, num_pieces: int
                          "shape": f"batch {batch}, {in_features}->{out_features}, "
                                   f"{num_pieces} pieces",
                          **_summary(samples), "status": "ok", "reference": "Dense floor",
-                         "ratio_reference": paired_ratio(samples, times["Dense floor"])})
+                         "ratio_reference": paired_ratio(samples, times["Dense floor"]),
+                         "hlo": hlo_op_counts(specs[label][0], *specs[label][1])})
     _progress("maxout")
     return rows
 
@@ -555,14 +564,23 @@ def time_mlp(names: Sequence[str], depth: int, width: int, batch: int, reps: int
         reference_label, reference_fn = _REFERENCES[name]
         activations = {"jaxact": _jaxact_fn(name), reference_label: reference_fn}
 
+        # Compile time is trace + lower (Python, jax) plus XLA's compile; both
+        # are kept, as they point at different causes.
+        lower_times: dict[str, list[float]] = {label: [] for label in activations}
         compile_times: dict[str, list[float]] = {label: [] for label in activations}
-        temp_bytes = {}
+        temp_bytes, opcodes = {}, {}
         for _ in range(compile_reps):
             for label, activation in activations.items():
                 start = time.perf_counter()
-                compiled = jax.jit(_mlp_step_factory(activation)).lower(params, x, y).compile()
+                lowered = jax.jit(_mlp_step_factory(activation)).lower(params, x, y)
+                lowered_at = time.perf_counter()
+                compiled = lowered.compile()
+                lower_times[label].append(lowered_at - start)
                 compile_times[label].append(time.perf_counter() - start)
                 temp_bytes[label] = compiled.memory_analysis().temp_size_in_bytes
+        # Counted once, outside the timed compiles.
+        for label, activation in activations.items():
+            opcodes[label] = hlo_op_counts(_mlp_step_factory(activation), params, x, y)
 
         steps = {label: _mlp_step_factory(activation) for label, activation in activations.items()}
         times = timeit_interleaved(steps, reps, args=(params, x, y))
@@ -572,10 +590,12 @@ def time_mlp(names: Sequence[str], depth: int, width: int, batch: int, reps: int
                 "depth": depth, "width": width, "batch": batch, **_summary(samples),
                 "ratio_reference": paired_ratio(samples, times[reference_label]),
                 "compile_median_s": statistics.median(compile_times[label]),
+                "lower_median_s": statistics.median(lower_times[label]),
                 "compile_ratio": paired_ratio(compile_times[label],
                                               compile_times[reference_label]),
                 "temp_bytes": temp_bytes[label],
                 "temp_ratio": temp_bytes[label] / temp_bytes[reference_label],
+                "hlo": opcodes[label],
             })
         _progress(f"mlp {name}")
     return rows
@@ -652,6 +672,67 @@ def check_targets(results: dict) -> list[dict]:
             add(f"{what}: temp memory", row["temp_ratio"], MLP_MEMORY_LIMIT)
             add(f"{what}: compile time", row["compile_ratio"], MLP_COMPILE_LIMIT)
     return targets
+
+
+def _hlo_summary(counts: dict) -> str:
+    parts = [f"{counts['instructions']} instructions"]
+    parts += [f"{counts[op]} {op}" for op in PROFILED_OPCODES if counts[op]]
+    return ", ".join(parts)
+
+
+def explain_misses(results: dict) -> list[str]:
+    """One line per missed target, giving the profile figures that bear on it:
+    HLO opcode counts for time and compile-time misses, the extra temporary
+    memory in arrays of one layer's activations for memory misses."""
+    notes = []
+    profile = {(r["name"], r["mode"], r["contender"]): r for r in results["profile"]}
+    for row in results["elementwise"]:
+        if row["contender"] != "jaxact" or row["ratio_reference"] is None:
+            continue
+        if row["ratio_reference"] <= ELEMENTWISE_LIMIT:
+            continue
+        ours = profile.get((row["name"], row["mode"], "jaxact"))
+        theirs = profile.get((row["name"], row["mode"], row["reference"]))
+        if ours and theirs:
+            notes.append(
+                f"- {row['name']} {row['mode']} {row['dtype']}: x{row['ratio_reference']:.2f}. "
+                f"Compiled HLO, jaxact: {_hlo_summary(ours)}; {row['reference']}: "
+                f"{_hlo_summary(theirs)}."
+            )
+    parametric = {(r["group"], r["mode"], r["contender"]): r for r in results["parametric"]}
+    for (group, mode, label), row in parametric.items():
+        if label not in ("jaxact.prelu", "jaxact.Maxout"):
+            continue
+        if row["ratio_reference"] <= PARAMETRIC_LIMIT:
+            continue
+        reference = parametric[(group, mode, row["reference"])]
+        notes.append(
+            f"- {group} {mode}: x{row['ratio_reference']:.2f}. Compiled HLO, {label}: "
+            f"{_hlo_summary(row['hlo'])}; {row['reference']}: {_hlo_summary(reference['hlo'])}."
+        )
+    by_key = {(r["name"], r["contender"]): r for r in results["mlp"]}
+    for row in results["mlp"]:
+        if row["contender"] != "jaxact":
+            continue
+        reference = by_key[(row["name"], row["reference"])]
+        if row["temp_ratio"] > MLP_MEMORY_LIMIT:
+            layer_bytes = row["batch"] * row["width"] * 4
+            extra = (row["temp_bytes"] - reference["temp_bytes"]) / layer_bytes
+            notes.append(
+                f"- MLP ({row['name']}) temp memory: {row['temp_bytes'] / 2**20:.1f} MiB vs "
+                f"{reference['temp_bytes'] / 2**20:.1f} MiB, i.e. {extra:.1f} more arrays of "
+                f"one layer's activations (batch x width float32) kept for the backward pass "
+                f"across {row['depth'] - 1} activation layers."
+            )
+        if row["compile_ratio"] > MLP_COMPILE_LIMIT or row["ratio_reference"] > MLP_TIME_LIMIT:
+            notes.append(
+                f"- MLP ({row['name']}) step x{row['ratio_reference']:.2f}, compile "
+                f"x{row['compile_ratio']:.2f} (trace + lower {row['lower_median_s']:.3f} s vs "
+                f"{reference['lower_median_s']:.3f} s). Compiled step HLO, jaxact: "
+                f"{_hlo_summary(row['hlo'])}; {row['reference']}: "
+                f"{_hlo_summary(reference['hlo'])}."
+            )
+    return notes
 
 
 def _ms(seconds) -> str:
@@ -754,8 +835,9 @@ def render_markdown(results: dict) -> str:
                   [[r["name"], r["mode"], r["contender"], r["instructions"],
                     *(r[opcode] for opcode in PROFILED_OPCODES)] for r in results["profile"]])
     out.append("")
-    if results.get("notes"):
-        out += ["## Notes", "", *results["notes"], ""]
+    misses = explain_misses(results)
+    if misses:
+        out += ["## Profile of each missed target", "", *misses, ""]
     return "\n".join(out)
 
 
@@ -791,11 +873,11 @@ def _config(quick: bool) -> dict:
                 "prelu_channels": 16, "maxout": (64, 32, 32, 4),
                 "mlp": {"depth": 3, "width": 64, "batch": 16}, "mlp_reps": 2,
                 "compile_reps": 1}
-    return {"quick": False, "n": 1 << 24, "reps": 15, "dtypes": ["float32", "bfloat16"],
+    return {"quick": False, "n": 1 << 24, "reps": 10, "dtypes": ["float32", "bfloat16"],
             "scaling_sizes": [1 << k for k in range(10, 27, 2)], "scaling_reps": 10,
             "prelu_channels": 64, "maxout": (2048, 512, 512, 4),
             "mlp": {"depth": 20, "width": 1024, "batch": 512}, "mlp_reps": 10,
-            "compile_reps": 5}
+            "compile_reps": 3}
 
 
 def run(quick: bool = False) -> dict:
