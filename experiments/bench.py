@@ -18,7 +18,6 @@ signatures stable.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -195,10 +194,11 @@ _FLOOR_LABEL = "floor x*s"
 
 def _torch_functions() -> dict[str, Callable] | str:
     """name -> torch function, or the reason torch cannot be measured."""
-    if importlib.util.find_spec("torch") is None:
+    try:
+        import torch
+        import torch.nn.functional as functional
+    except ImportError:
         return "torch not importable"
-    import torch
-    import torch.nn.functional as functional
 
     return {
         "sigmoid": torch.sigmoid,
@@ -633,11 +633,12 @@ def _cpu_model() -> str:
 
 
 def machine_info() -> dict:
-    torch_version = "not importable"
-    if importlib.util.find_spec("torch") is not None:
+    try:
         import torch
 
         torch_version = torch.__version__
+    except ImportError:
+        torch_version = "not importable"
     return {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
