@@ -40,8 +40,8 @@ def best_rate(steps: np.ndarray) -> int:
 
 def run(options) -> dict:
     data = load_data(options)
-    hidden = (32, 32) if options.quick else (128, 128, 128)
-    steps = 50 if options.quick else 1000
+    hidden = (32, 32) if options.quick else (64, 64, 64)
+    steps = 50 if options.quick else 600
     results = {
         "target_accuracy": TARGET_ACCURACY, "learning_rates": LEARNING_RATES,
         "hidden": hidden, "steps": steps, "activations": {},
