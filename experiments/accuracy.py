@@ -453,7 +453,9 @@ def summarise(histogram: np.ndarray, worst: dict) -> dict:
         if group in worst:
             entry["max_ulp"], entry["worst_x"], _ = worst[group]
         if group == MAIN:
-            entry["p9999_ulp"] = percentile_from_histogram(counts.sum(axis=0), 0.9999)
+            percentile = percentile_from_histogram(counts.sum(axis=0), 0.9999)
+            # The bin's upper edge can pass the exact maximum inside that bin.
+            entry["p9999_ulp"] = min(percentile, entry.get("max_ulp", math.inf))
         summary[group] = entry
     return summary
 
@@ -631,11 +633,12 @@ def to_markdown(result: dict, command: str) -> str:
     ]
     for row in result["rows"]:
         entry = row["groups"][main]
-        worst_x = entry.get("worst_x")
+        # With no error at all, the "worst" input is an arbitrary one.
+        worst_x = f"{entry['worst_x']:.9g}" if entry.get("max_ulp") else "–"
         lines.append(
             f"| {row['function']} | {row['quantity']} | {row['implementation']} | "
             f"{_fmt_ulp(entry['max_ulp'])} | {_fmt_ulp(entry['p9999_ulp'])} | "
-            f"{worst_x:.9g} | {entry['nonfinite_error']:,} |"
+            f"{worst_x} | {entry['nonfinite_error']:,} |"
         )
     lines += [
         "",
