@@ -36,18 +36,12 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
 
-# The references are float64; the functions under test still see float32
-# arrays, and Python-number parameters stay weakly typed, so enabling x64 does
-# not change what they compute.
-jax.config.update("jax_enable_x64", True)
-
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-from jax import lax  # noqa: E402
-
-import jaxact  # noqa: E402
-from experiments.common import write_json, write_text  # noqa: E402
+import jaxact
+from experiments.common import write_json, write_text
 
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # 2^-126, smallest normal
 # Float64 values from here up round to inf in float32 (max + half its spacing).
@@ -461,6 +455,15 @@ def summarise(histogram: np.ndarray, worst: dict) -> dict:
 
 
 def run(chunk_bits: int, stride: int, show_progress: bool = True) -> dict:
+    # The references are float64; the functions under test still see float32
+    # arrays, and Python-number parameters stay weakly typed, so x64 does not
+    # change what they compute. Scoped, so that importing this module (as the
+    # tests do) leaves jax's configuration alone.
+    with jax.enable_x64(True):
+        return _run(chunk_bits, stride, show_progress)
+
+
+def _run(chunk_bits: int, stride: int, show_progress: bool) -> dict:
     table = functions()
     chunk_size = 1 << chunk_bits
     total = (1 << 32) // stride
