@@ -168,6 +168,37 @@ def test_float32_derivative_within_must(name):
     assert_normal_results_within(x, got, expected, DERIVATIVE_MAX_ULP, f"{name} derivative")
 
 
+def ref_generalized_logistic_d_alpha(x, alpha):
+    # d/dalpha sigma(x)^alpha = sigma(x)^alpha log sigma(x), both factors accurate.
+    _, _, log1p_e = _logistic_terms(x)
+    log_sigma = np.minimum(x, 0) - log1p_e
+    return np.exp(alpha * log_sigma) * log_sigma
+
+
+def ref_elu_d_alpha(x):
+    return np.where(x > 0, 0.0, np.expm1(np.minimum(x, 0)))  # d/dalpha alpha(e^x - 1)
+
+
+@pytest.mark.parametrize(
+    "fn, alpha, reference",
+    [
+        (jaxact.generalized_logistic, 0.5,
+         functools.partial(ref_generalized_logistic_d_alpha, alpha=0.5)),
+        (jaxact.generalized_logistic, 2.0,
+         functools.partial(ref_generalized_logistic_d_alpha, alpha=2.0)),
+        (jaxact.elu, 1.0, ref_elu_d_alpha),
+    ],
+    ids=["generalized_logistic(alpha=0.5)", "generalized_logistic(alpha=2)", "elu"],
+)
+def test_float32_parameter_derivative_within_must(fn, alpha, reference):
+    x = float32_sweep()
+    d_alpha = jax.jit(jax.vmap(jax.grad(fn, argnums=1), (0, None)))(
+        jnp.asarray(x), jnp.float32(alpha))
+    assert d_alpha.dtype == jnp.float32
+    assert_normal_results_within(x, d_alpha, reference(x.astype(np.float64)),
+                                 DERIVATIVE_MAX_ULP, f"{fn.__name__} d/dalpha")
+
+
 def test_sweep_covers_the_range_and_the_jax_nn_failures():
     x = float32_sweep()
     assert x.size >= 1 << 20
