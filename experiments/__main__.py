@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import platform
 import sys
 import time
 from pathlib import Path
 
 import jax
 
-from experiments import EXPERIMENT_NAMES, report
+from experiments import EXPERIMENT_NAMES, bench, report
 from experiments.common import RunOptions, write_json
 from experiments.data import DATASET_NAMES, DataError
 
@@ -52,8 +51,9 @@ def run_experiment(name: str, options: RunOptions) -> dict:
         "seeds": options.seeds,
         "quick": options.quick,
         "seconds": round(time.perf_counter() - started, 2),
-        "machine": f"{platform.machine()} {platform.system()}, {jax.device_count()} "
-        f"{jax.default_backend()} device(s), jax {jax.__version__}",
+        # The bench's description of the machine, so both reports name it alike.
+        "machine": f"{bench.machine_line(bench.machine_info())}, "
+        f"{jax.device_count()} device(s)",
     }
     module.plot(results, options.out / f"{name}.png")
     results["claims"] = module.claims(results)

@@ -39,18 +39,18 @@ def render(out: Path) -> str:
         "the two spreads over seeds together). Numbers are mean ± standard deviation over seeds.",
         "",
     ]
-    metas = []
+    runs, machine = [], None
     for name in EXPERIMENT_NAMES:
         path = Path(out) / f"{name}.json"
         if path.exists():
             meta = read_json(path)["meta"]
-            metas.append(
+            machine = machine or meta["machine"]
+            runs.append(
                 f"`{name}`: {meta['dataset']}, {meta['seeds']} seeds"
                 f"{' (quick)' if meta['quick'] else ''}, {meta['seconds']} s"
             )
-    if metas:
-        machine = read_json(Path(out) / f"{collect_claims(out)[0]['experiment']}.json")["meta"]
-        lines += [f"Machine: {machine['machine']}.", "", "Runs: " + "; ".join(metas) + ".", ""]
+    if runs:
+        lines += [f"Machine: {machine}.", "", "Runs: " + "; ".join(runs) + ".", ""]
     lines += [
         "| # | claim (source) | measured | verdict | figure |",
         "|---|---|---|---|---|",
