@@ -2,7 +2,8 @@
 
 Each experiment writes ``NAME.json`` (its numbers and verdicts) and
 ``NAME.png`` into ``--out``; the report ``REPORT.md`` is regenerated from all
-JSON files present after every run. ``all`` skips an experiment whose JSON
+JSON files present after every run (``report`` redraws the figures and the
+report from the JSON files alone, training nothing). ``all`` skips an experiment whose JSON
 already exists (a finished run: the JSON is written last, atomically), so an
 interrupted suite resumes where it stopped; ``--force`` reruns it.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 import jax
 
 from experiments import EXPERIMENT_NAMES, bench, report
-from experiments.common import RunOptions, write_json
+from experiments.common import RunOptions, read_json, write_json
 from experiments.data import DATASET_NAMES, DataError
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
@@ -69,9 +70,16 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick, seeds=args.seeds, out=args.out, dataset=args.dataset,
         data_dir=args.data_dir,
     )
-    names = EXPERIMENT_NAMES if args.name == "all" else () if args.name == "report" else (
-        args.name,
-    )
+    if args.name == "report":
+        # Figures and report again from the JSON alone: no training.
+        for name in EXPERIMENT_NAMES:
+            path = options.out / f"{name}.json"
+            if path.exists():
+                module = importlib.import_module(f"experiments.{name}")
+                module.plot(read_json(path), options.out / f"{name}.png")
+        print(f"[experiments] report: {report.write_report(options.out)}")
+        return 0
+    names = EXPERIMENT_NAMES if args.name == "all" else (args.name,)
     try:
         for name in names:
             done = (options.out / f"{name}.json").exists()

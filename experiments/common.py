@@ -135,6 +135,7 @@ def save_figure(figure, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
+    figure.tight_layout()  # keeps one row's axis labels off the next row's titles
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
     _atomic_write_bytes(Path(path), buffer.getvalue())

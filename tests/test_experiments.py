@@ -134,3 +134,11 @@ def test_sharded_over_eight_devices_equals_one_device(tmp_path):
     for key, value in sharded.items():
         # Only the order of the batch reductions differs.
         np.testing.assert_allclose(value, one_device[key], rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+def test_report_command_redraws_from_json_alone(quick_run):
+    report = (quick_run / "REPORT.md").read_text()
+    (quick_run / "curves.png").unlink()
+    assert main(["report", "--out", str(quick_run)]) == 0
+    assert (quick_run / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert (quick_run / "REPORT.md").read_text() == report
