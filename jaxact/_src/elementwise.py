@@ -16,12 +16,14 @@ overflows, ``q = 1 + e`` lies in [1, 2], and ``q_lo`` is the rounding error of
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_parameter, as_real_array
@@ -44,6 +46,7 @@ def _terms_needed(first_omitted_term, dtype) -> int:
     return n
 
 
+@functools.cache
 def _expm1_coefficients(dtype) -> list[float]:
     """Taylor coefficients 1/2!, 1/3!, ... of (expm1(z) - z) / z^2 on [-ln 2, 0].
 
@@ -55,33 +58,65 @@ def _expm1_coefficients(dtype) -> list[float]:
     return [1.0 / math.factorial(k) for k in range(2, n + 1)]
 
 
-def _bernoulli(n: int) -> Fraction:
-    """The Bernoulli number B_n (B_1 = -1/2), exactly, by the standard recurrence."""
+@functools.cache
+def _bernoulli_numbers(n: int) -> tuple[Fraction, ...]:
+    """B_0 .. B_n (B_1 = -1/2), exactly, by the standard recurrence."""
     numbers = [Fraction(1)]
     for m in range(1, n + 1):
         numbers.append(-sum(math.comb(m + 1, k) * numbers[k] for k in range(m)) / (m + 1))
-    return numbers[n]
+    return tuple(numbers)
+
+
+def _tanh_taylor_coefficient(k: int) -> Fraction:
+    """c_k in tanh(x) = sum_(k >= 1) c_k x^(2k - 1) (Abramowitz and Stegun 4.5.64).
+
+    c_k = 2^(2k) (2^(2k) - 1) B_(2k) / (2k)!; successive terms of the series
+    shrink by about (2x / pi)^2.
+    """
+    return (
+        Fraction(2 ** (2 * k) * (2 ** (2 * k) - 1))
+        * _bernoulli_numbers(2 * k)[2 * k]
+        / math.factorial(2 * k)
+    )
 
 
 # Below this |x|, tanh is its odd Taylor series; above it, exp(-2|x|) <= 1/3
-# and -expm1(-2|x|) / (2 + expm1(-2|x|)) loses nothing to cancellation.
+# and (1 - exp(-2|x|)) / (1 + exp(-2|x|)) loses nothing to cancellation.
 _TANH_SWITCH = 0.55
 
 
+@functools.cache
 def _tanh_coefficients(dtype) -> list[float]:
-    """Coefficients c_k of tanh(x) = x + x^3 (c_1 + c_2 x^2 + ...) for |x| <= 0.55.
+    """c_2, c_3, ... of tanh(x) = x + x^3 (c_2 + c_3 x^2 + ...) for |x| <= 0.55.
 
-    tanh(x) = sum_k 2^(2k) (2^(2k) - 1) B_(2k) x^(2k-1) / (2k)!  (Abramowitz and
-    Stegun 4.5.64). Successive terms shrink by about (2x/pi)^2 <= 0.123, so
-    float32 needs 9 terms and float64 19.
+    Terms shrink by (2 * 0.55 / pi)^2 <= 0.123: 9 terms in all for float32, 19
+    for float64.
     """
-    def coefficient(k):
-        return Fraction(2 ** (2 * k) * (2 ** (2 * k) - 1)) * _bernoulli(2 * k) / math.factorial(
-            2 * k
-        )
+    n = _terms_needed(
+        lambda k: abs(float(_tanh_taylor_coefficient(k + 1))) * _TANH_SWITCH ** (2 * k), dtype
+    )
+    return [float(_tanh_taylor_coefficient(k)) for k in range(2, n + 1)]
 
-    n = _terms_needed(lambda k: abs(float(coefficient(k + 1))) * _TANH_SWITCH ** (2 * k), dtype)
-    return [float(coefficient(k)) for k in range(2, n + 1)]
+
+# log(1 + e^-a) = ln 2 - a/2 + log cosh(a/2) is a series without any exp for
+# a = |x| <= 1.5; there the result needs no exp(-a), whose own rounding error
+# would otherwise reach the generalized logistic amplified by alpha.
+_LOG_COSH_SWITCH = 0.75
+
+
+@functools.cache
+def _log_cosh_coefficients(dtype) -> list[float]:
+    """d_2, d_3, ... of log cosh(t) = t^2 (1/2 + t^2 (d_2 + d_3 t^2 + ...)), |t| <= 0.75.
+
+    d/dt log cosh t = tanh t, so d_k = c_k / (2k) with c_k the tanh
+    coefficients. Terms shrink by (2 * 0.75 / pi)^2 = 0.23: 11 terms for
+    float32, 24 for float64.
+    """
+    def d(k):
+        return _tanh_taylor_coefficient(k) / (2 * k)
+
+    n = _terms_needed(lambda k: abs(float(d(k + 1))) * _LOG_COSH_SWITCH ** (2 * k) * 2, dtype)
+    return [float(d(k)) for k in range(2, n + 1)]
 
 
 def _horner(coefficients: list[float], t: jax.Array) -> jax.Array:
@@ -391,55 +426,86 @@ _UNDERFLOW_UNSCALE = math.exp(-_UNDERFLOW_SHIFT)
 
 
 def _underflow_scaled(z: jax.Array, in_zone: jax.Array) -> jax.Array:
-    """exp(z + 16.5) for z in the underflow zone (elsewhere a harmless value)."""
-    return jnp.exp(jnp.where(in_zone, z, -_UNDERFLOW_SHIFT) + _UNDERFLOW_SHIFT)
+    """exp(z + 16.5) where ``in_zone``, else exp(z)."""
+    return jnp.exp(jnp.where(in_zone, z + _UNDERFLOW_SHIFT, z))
+
+
+def _two_sum(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(s, err) with s = fl(a + b) and s + err == a + b exactly (Knuth), any order of sizes."""
+    s = a + b
+    b_virtual = s - a
+    return s, (a - (s - b_virtual)) + (b - b_virtual)
+
+
+_LN2_HI = float(np.float32(math.log(2.0)))
+_LN2_LO = math.log(2.0) - _LN2_HI
+
+
+def _log1p_exp_neg(a: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """log(1 + exp(-a)) for a = |x| >= 0 as an unevaluated sum hi + lo.
+
+    For a <= 1.5 the series ln 2 - a/2 + log cosh(a/2) is summed with its
+    exact leading terms carried separately; beyond, log1p(exp(-a)) <= 0.21
+    and the error of exp(-a) is scaled down by exp(-a)/(1 + exp(-a)) < 0.19.
+    """
+    half = jnp.minimum(a, 2 * _LOG_COSH_SWITCH) * 0.5
+    half_sq = half * half
+    log_cosh = half_sq * (0.5 + half_sq * _horner(_log_cosh_coefficients(a.dtype), half_sq))
+    hi, err1 = _two_sum(_opaque(_LN2_HI, a.dtype), -half)
+    hi, err2 = _two_sum(hi, log_cosh)
+    series_lo = (err1 + err2) + _LN2_LO
+    far = _log1p_small(jnp.exp(-a))
+    near = a <= 2 * _LOG_COSH_SWITCH
+    return jnp.where(near, hi, far), jnp.where(near, series_lo, 0)
 
 
 @jax.jit
 def _generalized_logistic_parts(x: jax.Array, alpha: jax.Array):
     """Returns (y, dy/dx, dy/dalpha) for y = sigma(x)**alpha.
 
-    y = exp(alpha * log_sigma(x)) with log_sigma(x) = min(x, 0) - log1p(e).
-    For very negative x the exponent alpha * x is large, and rounding it to
-    the working precision alone would cost up to ~100 ULP in y; so it is
-    carried as an unevaluated sum hi + lo and exp(hi + lo) = exp(hi)(1 + lo).
+    y = exp(E) with E = alpha log sigma(x) = alpha (min(x, 0) - L), where
+    L = log(1 + exp(-|x|)). Rounding E to working precision would cost up to
+    |E| half-ULPs in y (about 100 ULP for E near -88), and an error in L is
+    multiplied by alpha; so E is carried as an unevaluated sum hi + lo, built
+    from error-free products and sums, and exp(hi + lo) = exp(hi) (1 + lo).
+
+    dy/dx = alpha y sigma(-x) = alpha exp(E - max(x, 0) - L) is built the same
+    way rather than as a product of rounded factors.
     """
-    e = jnp.exp(-jnp.abs(x))
-    log1p_e = _log1p_small(e)
+    a = jnp.abs(x)
+    log1p_hi, log1p_lo = _log1p_exp_neg(a)
     x_neg = jnp.minimum(x, 0)
+    x_pos = jnp.maximum(x, 0)
     # Dekker's split overflows for |x| near the top of the range, where y has
     # long underflowed to 0 anyway: feed it a harmless value there.
-    finite_x = jnp.where(jnp.abs(x_neg) < 1e30, x_neg, 0)
+    finite_x = jnp.where(a < 1e30, x_neg, 0)
     scaled_x = alpha * x_neg
     scaled_x_err = _two_product_error(alpha, finite_x, alpha * finite_x)
-    scaled_log1p = alpha * log1p_e
-    exponent = scaled_x - scaled_log1p
-    # TwoSum error of the subtraction (Knuth), exact in any order of sizes.
-    back = exponent - scaled_x
-    exponent_err = (scaled_x - (exponent - back)) + (-scaled_log1p - back)
-    exponent_lo = jnp.where(jnp.isfinite(scaled_x), scaled_x_err + exponent_err, 0)
+    scaled_log1p = alpha * log1p_hi
+    scaled_log1p_err = _two_product_error(alpha, log1p_hi, scaled_log1p)
+    exponent, sum_err = _two_sum(scaled_x, -scaled_log1p)
+    exponent_lo = (scaled_x_err - scaled_log1p_err) + (sum_err - alpha * log1p_lo)
+    # Infinite x makes the error terms inf - inf; the exponent itself is right.
+    exponent_lo = jnp.where(jnp.isfinite(exponent), exponent_lo, 0)
     y = jnp.exp(exponent) * (1 + exponent_lo)
 
-    # The derivatives alpha y sigma(-x) and y log_sigma(x) stay normal a little
-    # beyond the point where y (x -> -inf) or sigma(-x) = e r (x -> +inf) is
-    # flushed to zero. There the small factor is recomputed scaled by 2^24
-    # (see _underflow_scaled) and the product scaled back at the end.
+    grad_exponent, err1 = _two_sum(exponent, -x_pos)
+    grad_exponent, err2 = _two_sum(grad_exponent, -log1p_hi)
+    grad_exponent_lo = exponent_lo + (err1 + err2) - log1p_lo
+    grad_exponent_lo = jnp.where(jnp.isfinite(grad_exponent), grad_exponent_lo, 0)
+
+    # Near float32's underflow, exp is taken of the exponent + 16.5 and scaled
+    # back after the product, so alpha exp(E') and y log sigma keep the digits
+    # that exp(E') or y alone would lose to flushing.
+    small_grad = grad_exponent < _UNDERFLOW_ZONE
+    dy_dx = (
+        alpha
+        * (_underflow_scaled(grad_exponent, small_grad) * (1 + grad_exponent_lo))
+        * jnp.where(small_grad, _UNDERFLOW_UNSCALE, 1)
+    )
     small_y = exponent < _UNDERFLOW_ZONE
-    small_sig = -jnp.abs(x) < _UNDERFLOW_ZONE
-    y_scaled = jnp.where(
-        small_y, _underflow_scaled(exponent, small_y) * (1 + exponent_lo), y
-    )
-    sig_of_neg_x = _logistic_from_exp(-x, e)
-    sig_scaled = jnp.where(
-        small_sig & (x >= 0),
-        _underflow_scaled(-jnp.abs(x), small_sig) / (1 + e),
-        sig_of_neg_x,
-    )
-    # At most one of the two factors is scaled: y is small only for x < 0,
-    # sigma(-x) only for x > 0.
-    scale_back = jnp.where(small_y | (small_sig & (x >= 0)), _UNDERFLOW_UNSCALE, 1)
-    dy_dx = (alpha * y_scaled * sig_scaled) * scale_back
-    log_sigma = x_neg - log1p_e
+    y_scaled = _underflow_scaled(exponent, small_y) * (1 + exponent_lo)
+    log_sigma = x_neg - (log1p_hi + log1p_lo)
     # y -> 0 faster than log_sigma -> -inf: the limit of y * log_sigma is 0.
     dy_dalpha = jnp.where(
         y_scaled == 0, 0, (y_scaled * log_sigma) * jnp.where(small_y, _UNDERFLOW_UNSCALE, 1)
