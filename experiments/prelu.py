@@ -13,6 +13,8 @@ import numpy as np
 
 from experiments import training
 from experiments.common import (
+    DOES_NOT_HOLD,
+    HOLDS,
     claim,
     compare_verdict,
     fmt,
@@ -106,7 +108,7 @@ def claims(results: dict) -> list[dict]:
             "PReLU's extra parameters are negligible.",
             f"extra parameters: channel-wise {extra['prelu']:.2%}, channel-shared "
             f"{extra['prelu_shared']:.3%} of {relu_params} (time: see the cost row)",
-            "holds" if extra["prelu"] < NEGLIGIBLE else "does not hold",
+            HOLDS if extra["prelu"] < NEGLIGIBLE else DOES_NOT_HOLD,
             figure,
         ),
     ]
