@@ -514,7 +514,9 @@ def _run(chunk_bits: int, stride: int, show_progress: bool) -> dict:
                     if filled.size == 0:
                         continue
                     top_bin = int(filled[-1])
-                    if group in best and top_bin < best[group][2]:
+                    # Relocate only if this chunk may hold a larger error than
+                    # the largest so far: exact zeros and chunks below it never do.
+                    if group in best and decode_upper_edge(top_bin) <= best[group][0]:
                         continue
                     if located is None:
                         locate_start = time.perf_counter()
