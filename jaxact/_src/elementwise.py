@@ -24,6 +24,7 @@ from fractions import Fraction
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_parameter, as_real_array
@@ -204,9 +205,12 @@ def _expm1_nonpositive(z: jax.Array) -> tuple[jax.Array, jax.Array]:
     # discarded, and clipping keeps huge |z| from overflowing to inf there.
     # z + z^2 P(z): the rounding errors of the correction term are scaled down
     # by |z P(z)| <= 0.35, and z itself is exact.
-    small = jnp.maximum(z, _EXPM1_SWITCH)
+    in_range = z >= _EXPM1_SWITCH
+    # where, not maximum: at a tie maximum splits the derivative between its
+    # arguments, which would halve the second derivative at the switch point.
+    small = jnp.where(in_range, z, _EXPM1_SWITCH)
     poly = small + small * (small * _horner(_expm1_coefficients(z.dtype), small))
-    expm1 = jnp.where(z >= _EXPM1_SWITCH, poly, e - 1)
+    expm1 = jnp.where(in_range, poly, e - 1)
     return expm1, e
 
 
@@ -234,14 +238,24 @@ def _unary_jvp(value_and_derivative):
 
 
 def _binary_jvp(value_and_partials):
-    """A JVP rule for f(x, p) given ``value_and_partials(x, p) -> (f, df/dx, df/dp)``."""
+    """A JVP rule for f(x, p) given ``value_and_partials(x, p) -> (f, df/dx, df/dp)``.
+
+    Registered with ``defjvp(..., symbolic_zeros=True)``: a parameter that is not
+    being differentiated contributes no term at all, rather than a zero
+    tangent times df/dp, which is NaN where df/dp is infinite (leaky_relu's
+    df/dslope = x at x = -inf) and costs a pass of arithmetic everywhere else.
+    """
 
     def jvp(primals, tangents):
         (x, param), (x_dot, param_dot) = primals, tangents
         y, _, _ = value_and_partials(_upcast(x), _upcast(param))
         _, dy_dx, dy_dparam = value_and_partials(_upcast(_separate(x)), _upcast(param))
         ct = y.dtype
-        y_dot = _cast(x_dot, ct) * dy_dx + _cast(param_dot, ct) * dy_dparam
+        y_dot = jnp.zeros_like(y)
+        if not isinstance(x_dot, SymbolicZero):
+            y_dot = y_dot + _cast(x_dot, ct) * dy_dx
+        if not isinstance(param_dot, SymbolicZero):
+            y_dot = y_dot + _cast(param_dot, ct) * dy_dparam
         return _cast(y, x.dtype), _cast(y_dot, x.dtype)
 
     return jvp
@@ -448,14 +462,14 @@ def _log1p_exp_neg(a: jax.Array) -> tuple[jax.Array, jax.Array]:
     exact leading terms carried separately; beyond, log1p(exp(-a)) <= 0.21
     and the error of exp(-a) is scaled down by exp(-a)/(1 + exp(-a)) < 0.19.
     """
-    half = jnp.minimum(a, 2 * _LOG_COSH_SWITCH) * 0.5
+    near = a <= 2 * _LOG_COSH_SWITCH
+    half = jnp.where(near, a, 0) * 0.5
     half_sq = half * half
     log_cosh = half_sq * (0.5 + half_sq * _horner(_log_cosh_coefficients(a.dtype), half_sq))
     hi, err1 = _two_sum(_opaque(_LN2_HI, a.dtype), -half)
     hi, err2 = _two_sum(hi, log_cosh)
     series_lo = (err1 + err2) + _LN2_LO
     far = _log1p_small(jnp.exp(-a))
-    near = a <= 2 * _LOG_COSH_SWITCH
     return jnp.where(near, hi, far), jnp.where(near, series_lo, 0)
 
 
@@ -520,7 +534,7 @@ def _generalized_logistic(x: jax.Array, alpha: jax.Array) -> jax.Array:
     return _cast(y, x.dtype)
 
 
-_generalized_logistic.defjvp(_binary_jvp(_generalized_logistic_parts))
+_generalized_logistic.defjvp(_binary_jvp(_generalized_logistic_parts), symbolic_zeros=True)
 
 
 def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
@@ -535,7 +549,8 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
         x: input array or number (integers promote to the default float dtype).
         alpha: the exponent, > 0; a number or an array that broadcasts
             against ``x``. It may be traced, and the function is
-            differentiable with respect to it. Cast to ``x``'s dtype.
+            differentiable with respect to it. Used in
+            ``x``'s dtype (float32 for bfloat16 and float16 inputs).
 
     Returns:
         An array of ``x``'s floating dtype, of the broadcast shape, in [0, 1].
@@ -564,7 +579,8 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and alpha == 1:
         return _sigmoid(x)
     alpha = as_parameter(
-        "generalized_logistic", "alpha", alpha, x.dtype, minimum=0.0, inclusive=False
+        "generalized_logistic", "alpha", alpha, _compute_dtype(x.dtype),
+        minimum=0.0, inclusive=False,
     )
     return _generalized_logistic(x, alpha)
 
@@ -575,15 +591,16 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
 
 def _tanh_and_derivative(x: jax.Array):
     a = jnp.abs(x)
+    is_small = a < _TANH_SWITCH
     # Small |x|: the odd series x + x^3 P(x^2), whose leading term is exact.
-    small = jnp.minimum(a, _TANH_SWITCH)
+    # (Clipped with where: the series is discarded above the switch point.)
+    small = jnp.where(is_small, a, 0)
     small_sq = small * small
     tanh_small = small + small * (small_sq * _horner(_tanh_coefficients(x.dtype), small_sq))
     # Large |x|: tanh = (1 - e) / (1 + e) with e = exp(-2|x|) <= 1/3, so 1 - e
     # does not cancel, and nothing overflows.
     z = -2 * a
     e = jnp.exp(z)
-    is_small = a < _TANH_SWITCH
     y = jnp.copysign(jnp.where(is_small, tanh_small, (1 - e) / (1 + e)), x)
     # sech^2 = 1 - tanh^2: no cancellation while tanh^2 < 0.26; beyond, from e
     # directly, where 1 - tanh^2 would round to 0 (|x| > 9 in float32).
@@ -593,10 +610,10 @@ def _tanh_and_derivative(x: jax.Array):
 
 # exp(z) underflows to 0 for z < log(tiny) ~ -87.3 in float32 (XLA flushes
 # subnormals), yet sech^2 = 4 exp(z) / (1 + exp(z))^2 stays normal down to
-# z ~ -88.7 (|x| ~ 44.4). There 4 exp(z) is computed as exp(z + c) exp(ln 4 - c)
-# with c = 11/8: a constant of four significant bits, so z + c is exact for
-# every |z| < 2^20, and exp(ln 4 - c) = exp(0.0113...) is rounded only once.
-_SECH_SHIFT = 1.375
+# z ~ -88.7 (|x| ~ 44.4). There 4 exp(z) is computed as exp(z + 2) exp(ln 4 - 2):
+# exp(z + 2) is normal wherever the result is (2 > ln 4), z + 2 is exact for
+# |z| >= 2 (a multiple of z's ULP), and exp(ln 4 - 2) is rounded only once.
+_SECH_SHIFT = 2.0
 _SECH_SCALE = math.exp(math.log(4.0) - _SECH_SHIFT)
 
 
@@ -723,7 +740,7 @@ def _leaky_relu(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
     return _cast(_leaky_relu_parts(_upcast(x), _upcast(negative_slope))[0], x.dtype)
 
 
-_leaky_relu.defjvp(_binary_jvp(_leaky_relu_parts))
+_leaky_relu.defjvp(_binary_jvp(_leaky_relu_parts), symbolic_zeros=True)
 
 
 def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
@@ -738,7 +755,8 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
     Args:
         x: input array or number (integers promote to the default float dtype).
         negative_slope: slope for x < 0; a number or an array that broadcasts
-            against ``x``, possibly traced; differentiable. Cast to ``x``'s dtype.
+            against ``x``, possibly traced; differentiable. Used in
+            ``x``'s dtype (float32 for bfloat16 and float16 inputs).
 
     Returns:
         An array of ``x``'s floating dtype and the broadcast shape.
@@ -760,7 +778,7 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
     """
     x = as_float_array("leaky_relu", x)
     negative_slope = as_parameter(
-        "leaky_relu", "negative_slope", negative_slope, x.dtype,
+        "leaky_relu", "negative_slope", negative_slope, _compute_dtype(x.dtype),
         minimum=-math.inf, inclusive=True,
     )
     return _leaky_relu(x, negative_slope)
@@ -784,7 +802,7 @@ def _elu(x: jax.Array, alpha: jax.Array) -> jax.Array:
     return _cast(y, x.dtype)
 
 
-_elu.defjvp(_binary_jvp(_elu_parts))
+_elu.defjvp(_binary_jvp(_elu_parts), symbolic_zeros=True)
 
 
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
@@ -797,8 +815,8 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     Args:
         x: input array or number (integers promote to the default float dtype).
         alpha: the negative saturation value, >= 0; a number or an array that
-            broadcasts against ``x``, possibly traced; differentiable. Cast to
-            ``x``'s dtype.
+            broadcasts against ``x``, possibly traced; differentiable. Used in
+            ``x``'s dtype (float32 for bfloat16 and float16 inputs).
 
     Returns:
         An array of ``x``'s floating dtype and the broadcast shape, in [-alpha, inf].
@@ -824,7 +842,9 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     See also: :func:`relu`, :func:`leaky_relu`.
     """
     x = as_float_array("elu", x)
-    alpha = as_parameter("elu", "alpha", alpha, x.dtype, minimum=0.0, inclusive=True)
+    alpha = as_parameter(
+        "elu", "alpha", alpha, _compute_dtype(x.dtype), minimum=0.0, inclusive=True
+    )
     return _elu(x, alpha)
 
 
