@@ -273,6 +273,7 @@ def _logistic_from_exp(x: jax.Array, e: jax.Array) -> jax.Array:
     return jnp.where(x >= 0, 1, e) / (1 + e)
 
 
+@jax.jit
 def _logistic_and_derivative(x: jax.Array):
     e = jnp.exp(-jnp.abs(x))
     # sigma'(x) = sigma(x) sigma(-x) = e / (1 + e)^2: the source's S(1 - S)
@@ -338,6 +339,7 @@ def _log1p_small(e: jax.Array) -> jax.Array:
     return jnp.log(q) + q_lo / q
 
 
+@jax.jit
 def _softplus_and_derivative(x: jax.Array):
     e = jnp.exp(-jnp.abs(x))
     y = jnp.maximum(x, 0) + _log1p_small(e)
@@ -382,6 +384,7 @@ def softplus(x: ArrayLike) -> jax.Array:
     return _softplus(as_float_array("softplus", x))
 
 
+@jax.jit
 def _log_sigmoid_and_derivative(x: jax.Array):
     y, dy = _softplus_and_derivative(-x)  # log sigma(x) = -softplus(-x)
     return -y, dy
@@ -589,6 +592,7 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
 # tanh
 
 
+@jax.jit
 def _tanh_and_derivative(x: jax.Array):
     a = jnp.abs(x)
     is_small = a < _TANH_SWITCH
@@ -720,6 +724,7 @@ def relu(x: ArrayLike) -> jax.Array:
     return _relu(as_real_array("relu", x))
 
 
+@jax.jit
 def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
     positive = x >= 0
     # With a zero slope the limit at -inf is 0, but 0 * -inf is NaN: give that
@@ -784,6 +789,7 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
     return _leaky_relu(x, negative_slope)
 
 
+@jax.jit
 def _elu_parts(x: jax.Array, alpha: jax.Array):
     # Double where: the exponential branch sees only x <= 0, so it cannot
     # overflow for large x and poison the gradient with inf * 0.
