@@ -316,8 +316,8 @@ def error_codes(parts: ReferenceParts, got):
 
     No reductions here: XLA fuses the whole error computation into each
     reduction that reads it, which tripled the run time. The largest error of
-    a group is read off the histogram to within its bin, and found exactly by
-    `worst_errors` only for chunks whose top bin reaches the largest so far.
+    a group is found exactly (with `errors_and_groups`) only for chunks whose
+    top histogram bin may hold an error above the largest so far.
     """
     error, agree, got64 = ulp_errors(parts, got)
     flushed = (got64 == 0) & parts.nonzero
@@ -439,7 +439,7 @@ def summarise(histogram: np.ndarray, worst: dict) -> dict:
             "nonfinite_error": int(counts[:, INF_ERROR_CODE:].sum()),
         }
         if group in worst:
-            entry["max_ulp"], entry["worst_x"], _ = worst[group]
+            entry["max_ulp"], entry["worst_x"] = worst[group]
         if group == MAIN:
             percentile = percentile_from_histogram(counts.sum(axis=0), 0.9999)
             # The bin's upper edge can pass the exact maximum inside that bin.
@@ -522,9 +522,7 @@ def _run(chunk_bits: int, stride: int, show_progress: bool) -> dict:
                     at = int(np.argmax(masked))
                     error, x = float(masked[at]), located[("x", "")][at]
                     if group not in best or error > best[group][0]:
-                        best[group] = (error, float(x), top_bin)
-                    else:
-                        best[group] = (*best[group][:2], max(top_bin, best[group][2]))
+                        best[group] = (error, float(x))
 
     try:
         from tqdm import tqdm
@@ -627,19 +625,21 @@ def to_markdown(result: dict, command: str) -> str:
         "",
         "Max and 99.99th percentile count every normal input whose true result is a normal "
         "float32. The 99.99th percentile is the upper edge of a bin 1/128 of an octave wide. "
-        "NaN/inf: results that are NaN or infinite where the reference is finite.",
+        "NaN/inf: results that are NaN or infinite where the reference is finite, over all "
+        "finite inputs (the groups counted apart included).",
         "",
         "| function | quantity | implementation | max ULP | 99.99% ULP | worst x | NaN/inf |",
         "|---|---|---|---:|---:|---:|---:|",
     ]
     for row in result["rows"]:
         entry = row["groups"][main]
+        nonfinite = sum(row["groups"][GROUP_NAMES[g]]["nonfinite_error"] for g in WORST_GROUPS)
         # With no error at all, the "worst" input is an arbitrary one.
         worst_x = f"{entry['worst_x']:.9g}" if entry.get("max_ulp") else "–"
         lines.append(
             f"| {row['function']} | {row['quantity']} | {row['implementation']} | "
             f"{_fmt_ulp(entry['max_ulp'])} | {_fmt_ulp(entry['p9999_ulp'])} | "
-            f"{worst_x} | {entry['nonfinite_error']:,} |"
+            f"{worst_x} | {nonfinite:,} |"
         )
     lines += [
         "",

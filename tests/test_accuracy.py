@@ -394,8 +394,7 @@ def test_harness_percentile_max_and_special_inputs():
         got_array = jnp.asarray(got.astype(np.float32))
         codes = np.asarray(accuracy.error_codes(parts, got_array))
         errors, groups = jax.device_get(accuracy.errors_and_groups(parts, got_array))
-    worst = {accuracy.MAIN: (float(np.max(np.where(groups == accuracy.MAIN, errors, -1))),
-                             0.5, 0)}
+    worst = {accuracy.MAIN: (float(np.max(np.where(groups == accuracy.MAIN, errors, -1))), 0.5)}
     summary = accuracy.summarise(np.bincount(codes, minlength=accuracy.NUM_CODES), worst)
     main = summary[accuracy.MAIN]
     assert main["count"] == size - 2
