@@ -472,8 +472,23 @@ def _log1p_exp_neg(a: jax.Array) -> tuple[jax.Array, jax.Array]:
     hi, err1 = _two_sum(_opaque(_LN2_HI, a.dtype), -half)
     hi, err2 = _two_sum(hi, log_cosh)
     series_lo = (err1 + err2) + _LN2_LO
-    far = _log1p_small(jnp.exp(-a))
+    # Beyond, e = exp(-a) <= exp(-1.5) and log1p(e) = e + e^2 P(e): the
+    # correction is at most e/8 of the result, so little more than e's own
+    # rounding reaches it (XLA's log would add up to 1.2 ULP).
+    e = jnp.exp(-jnp.where(near, 2 * _LOG_COSH_SWITCH, a))
+    far = e + e * (e * _horner(_log1p_series_coefficients(a.dtype), e))
     return jnp.where(near, hi, far), jnp.where(near, series_lo, 0)
+
+
+@functools.cache
+def _log1p_series_coefficients(dtype) -> list[float]:
+    """-1/2, 1/3, -1/4, ... of log1p(e) = e + e^2 (-1/2 + e/3 - ...) for e <= exp(-1.5).
+
+    Terms shrink by e <= 0.223: 11 coefficients for float32, 24 for float64.
+    """
+    e_max = math.exp(-2 * _LOG_COSH_SWITCH)
+    n = _terms_needed(lambda k: e_max ** k / (k + 2), dtype)
+    return [(-1.0) ** (k + 1) / k for k in range(2, n + 2)]
 
 
 @jax.jit
