@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 # The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
 STAMP := $(VENV)/.installed
 
-# QUICK=1 shrinks `make bench` to a smoke run (small sizes, few reps).
+# QUICK=1 shrinks `make bench` and `make accuracy` to smoke runs; ACCURACY_ARGS
+# passes more options (e.g. ACCURACY_ARGS='--stride 16').
 BENCH_ARGS := $(if $(QUICK),--quick,)
 
 .PHONY: all install test lint experiments bench accuracy clean
@@ -34,7 +35,7 @@ bench: $(STAMP)
 	$(PY) -m experiments.bench $(BENCH_ARGS)
 
 accuracy: $(STAMP)
-	$(PY) -m experiments.accuracy
+	$(PY) -m experiments.accuracy $(if $(QUICK),--quick,) $(ACCURACY_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -56,7 +56,7 @@ def assert_trees_allclose(actual, desired, *, rtol: float = 1e-6, atol: float = 
     actual_leaves, actual_def = jax.tree_util.tree_flatten(actual)
     desired_leaves, desired_def = jax.tree_util.tree_flatten(desired)
     assert actual_def == desired_def, f"tree structures differ: {actual_def} vs {desired_def}"
-    for index, (a, d) in enumerate(zip(actual_leaves, desired_leaves)):
+    for index, (a, d) in enumerate(zip(actual_leaves, desired_leaves, strict=True)):
         a = np.asarray(a, dtype=np.float64)
         d = np.asarray(d, dtype=np.float64)
         assert a.shape == d.shape, f"leaf {index}: shape {a.shape} vs {d.shape}"

@@ -430,10 +430,14 @@ def test_jit_and_no_jit_agree(name):
         eager = fn(x)
         eager_slope = derivative(fn, x)
     jitted_slope = jax.jit(functools.partial(derivative, fn))(x)
-    # Fusion may contract a multiply-add under jit: allow the last bit, no more.
+    # Eager evaluation runs op by op, jit fuses (and may contract a*b + c into
+    # one rounding): each is within about 1 ULP of the truth (the accuracy tests
+    # hold each to its bound), possibly on opposite sides, so 2 ULP apart at most.
+    # Measured: sigmoid' at x = -0.46192208 is 0.23712453 jitted, 0.23712456
+    # eager, 0.23712455 true.
     for got, expected in [(jitted, eager), (jitted_slope, eager_slope)]:
         err = ulp_error(got, np.asarray(expected, np.float64))
-        assert err.max() <= 1.0, f"{name}: jit and eager differ by {err.max():.3g} ULP"
+        assert err.max() <= 2.0, f"{name}: jit and eager differ by {err.max():.3g} ULP"
 
 
 @pytest.mark.parametrize(

@@ -746,9 +746,11 @@ def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
     # With a zero slope the limit at -inf is 0, but 0 * -inf is NaN: give that
     # product the lowest finite value instead (NaN stays NaN through maximum).
     lowest = jnp.finfo(x.dtype).min
-    y = jnp.where(
-        positive, x, negative_slope * jnp.where(negative_slope == 0, jnp.maximum(x, lowest), x)
-    )
+    negative_part = negative_slope * jnp.where(negative_slope == 0, jnp.maximum(x, lowest), x)
+    # The value selects on x > 0 (the two branches agree at 0): the CPU treats a
+    # subnormal x as 0, and x >= 0 would pass a negative subnormal through
+    # unflushed, above the flushed values of its normal neighbours.
+    y = jnp.where(x > 0, x, negative_part)
     # A NaN input is neither branch: its derivative is NaN too, not the slope.
     dy_dx = _cast(jnp.where(positive, 1, jnp.where(x < 0, negative_slope, jnp.nan)), x.dtype)
     dy_dslope = jnp.where(positive, 0, x)
