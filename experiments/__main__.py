@@ -3,9 +3,10 @@
 Each experiment writes ``NAME.json`` (its numbers and verdicts) and
 ``NAME.png`` into ``--out``; the report ``REPORT.md`` is regenerated from all
 JSON files present after every run (``report`` redraws the figures and the
-report from the JSON files alone, training nothing). ``all`` skips an experiment whose JSON
-already exists (a finished run: the JSON is written last, atomically), so an
-interrupted suite resumes where it stopped; ``--force`` reruns it.
+report from the JSON files alone, training nothing). An interrupted ``all`` resumes
+where it stopped: started again with the same options, it skips the experiments
+whose JSON was written (last, atomically) before the interruption; ``--force``
+reruns them. A completed ``all`` is measured afresh the next time.
 """
 
 from __future__ import annotations
@@ -62,6 +63,30 @@ def run_experiment(name: str, options: RunOptions) -> dict:
     return results
 
 
+_IN_PROGRESS = ".all-in-progress.json"
+
+
+def _options_record(options: RunOptions) -> dict:
+    """The options that change results; a resumed run must share them."""
+    return {"dataset": options.dataset, "seeds": options.seeds, "quick": options.quick}
+
+
+def _read_marker(path) -> dict | None:
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _finished_with(path, wanted: dict) -> bool:
+    """True if ``path`` holds a finished experiment run with the ``wanted`` options."""
+    try:
+        meta = read_json(path)["meta"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return all(meta.get(key) == value for key, value in wanted.items())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.seeds < 1:
@@ -80,11 +105,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[experiments] report: {report.write_report(options.out)}")
         return 0
     names = EXPERIMENT_NAMES if args.name == "all" else (args.name,)
+    # ``all`` leaves a marker while it runs. Finding one from an earlier ``all``
+    # with the same options means that run was interrupted: its finished
+    # experiments are kept. Without one (a finished run, or results committed
+    # from another machine), ``all`` measures everything again.
+    marker = options.out / _IN_PROGRESS
+    wanted = _options_record(options)
+    resuming = (
+        args.name == "all" and not args.force and marker.exists() and _read_marker(marker) == wanted
+    )
+    if args.name == "all":
+        options.out.mkdir(parents=True, exist_ok=True)
+        write_json(marker, wanted)
     try:
         for name in names:
-            done = (options.out / f"{name}.json").exists()
-            if args.name == "all" and done and not args.force:
-                print(f"[experiments] {name}: already done, skipped (--force reruns it)")
+            if resuming and _finished_with(options.out / f"{name}.json", wanted):
+                print(f"[experiments] {name}: finished before the interruption, skipped")
                 continue
             started = time.perf_counter()
             run_experiment(name, options)
@@ -92,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as error:
         print(f"python -m experiments: {error}", file=sys.stderr)
         return 2
+    if args.name == "all":
+        marker.unlink()
     path = report.write_report(options.out)
     print(f"[experiments] report: {path}")
     return 0
