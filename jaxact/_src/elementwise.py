@@ -225,8 +225,19 @@ def _separate(x: jax.Array) -> jax.Array:
     return jax.lax.optimization_barrier(x)
 
 
-def _unary_jvp(value_and_derivative):
-    """A JVP rule for f(x) given ``value_and_derivative(x) -> (f(x), f'(x))``."""
+def _unary_activation(value_and_derivative):
+    """f(x) as a ``custom_jvp`` from ``value_and_derivative(x) -> (f(x), f'(x))``.
+
+    Outside jit and grad the primal is one compiled call; the JVP rule
+    computes the value from x and the derivative from a separated x (see
+    _separate), each in its own fused pass.
+    """
+
+    @jax.custom_jvp
+    @jax.jit
+    def activation(x: jax.Array) -> jax.Array:
+        y, _ = value_and_derivative(_upcast(x))
+        return _cast(y, x.dtype)
 
     def jvp(primals, tangents):
         (x,), (x_dot,) = primals, tangents
@@ -234,17 +245,24 @@ def _unary_jvp(value_and_derivative):
         _, dy = value_and_derivative(_upcast(_separate(x)))
         return _cast(y, x.dtype), _cast(_cast(x_dot, dy.dtype) * dy, x.dtype)
 
-    return jvp
+    activation.defjvp(jvp)
+    return activation
 
 
-def _binary_jvp(value_and_partials):
-    """A JVP rule for f(x, p) given ``value_and_partials(x, p) -> (f, df/dx, df/dp)``.
+def _binary_activation(value_and_partials):
+    """f(x, p) as a ``custom_jvp`` from ``value_and_partials(x, p) -> (f, df/dx, df/dp)``.
 
-    Registered with ``defjvp(..., symbolic_zeros=True)``: a parameter that is not
-    being differentiated contributes no term at all, rather than a zero
+    The rule is registered with ``symbolic_zeros=True``: a parameter that is
+    not being differentiated contributes no term at all, rather than a zero
     tangent times df/dp, which is NaN where df/dp is infinite (leaky_relu's
     df/dslope = x at x = -inf) and costs a pass of arithmetic everywhere else.
     """
+
+    @jax.custom_jvp
+    @jax.jit
+    def activation(x: jax.Array, param: jax.Array) -> jax.Array:
+        y, _, _ = value_and_partials(_upcast(x), _upcast(param))
+        return _cast(y, x.dtype)
 
     def jvp(primals, tangents):
         (x, param), (x_dot, param_dot) = primals, tangents
@@ -258,7 +276,8 @@ def _binary_jvp(value_and_partials):
             y_dot = y_dot + _cast(param_dot, ct) * dy_dparam
         return _cast(y, x.dtype), _cast(y_dot, x.dtype)
 
-    return jvp
+    activation.defjvp(jvp, symbolic_zeros=True)
+    return activation
 
 
 # --------------------------------------------------------------------------
@@ -281,14 +300,7 @@ def _logistic_and_derivative(x: jax.Array):
     return _logistic_from_exp(x, e), e / _square_of_one_plus(e)
 
 
-@jax.custom_jvp
-@jax.jit
-def _sigmoid(x: jax.Array) -> jax.Array:
-    y, _ = _logistic_and_derivative(_upcast(x))
-    return _cast(y, x.dtype)
-
-
-_sigmoid.defjvp(_unary_jvp(_logistic_and_derivative))
+_sigmoid = _unary_activation(_logistic_and_derivative)
 
 
 def sigmoid(x: ArrayLike) -> jax.Array:
@@ -346,14 +358,7 @@ def _softplus_and_derivative(x: jax.Array):
     return y, _logistic_from_exp(x, e)
 
 
-@jax.custom_jvp
-@jax.jit
-def _softplus(x: jax.Array) -> jax.Array:
-    y, _ = _softplus_and_derivative(_upcast(x))
-    return _cast(y, x.dtype)
-
-
-_softplus.defjvp(_unary_jvp(_softplus_and_derivative))
+_softplus = _unary_activation(_softplus_and_derivative)
 
 
 def softplus(x: ArrayLike) -> jax.Array:
@@ -390,14 +395,7 @@ def _log_sigmoid_and_derivative(x: jax.Array):
     return -y, dy
 
 
-@jax.custom_jvp
-@jax.jit
-def _log_sigmoid(x: jax.Array) -> jax.Array:
-    y, _ = _log_sigmoid_and_derivative(_upcast(x))
-    return _cast(y, x.dtype)
-
-
-_log_sigmoid.defjvp(_unary_jvp(_log_sigmoid_and_derivative))
+_log_sigmoid = _unary_activation(_log_sigmoid_and_derivative)
 
 
 def log_sigmoid(x: ArrayLike) -> jax.Array:
@@ -545,14 +543,7 @@ def _generalized_logistic_parts(x: jax.Array, alpha: jax.Array):
     return y, dy_dx, dy_dalpha
 
 
-@jax.custom_jvp
-@jax.jit
-def _generalized_logistic(x: jax.Array, alpha: jax.Array) -> jax.Array:
-    y, _, _ = _generalized_logistic_parts(_upcast(x), _upcast(alpha))
-    return _cast(y, x.dtype)
-
-
-_generalized_logistic.defjvp(_binary_jvp(_generalized_logistic_parts), symbolic_zeros=True)
+_generalized_logistic = _binary_activation(_generalized_logistic_parts)
 
 
 def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
@@ -646,14 +637,7 @@ def _sech_squared(z: jax.Array) -> jax.Array:
     return (shifted * _SECH_SCALE) / _square_of_one_plus(shifted * _SECH_UNSHIFT)
 
 
-@jax.custom_jvp
-@jax.jit
-def _tanh(x: jax.Array) -> jax.Array:
-    y, _ = _tanh_and_derivative(_upcast(x))
-    return _cast(y, x.dtype)
-
-
-_tanh.defjvp(_unary_jvp(_tanh_and_derivative))
+_tanh = _unary_activation(_tanh_and_derivative)
 
 
 def tanh(x: ArrayLike) -> jax.Array:
@@ -757,13 +741,7 @@ def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
     return y, dy_dx, dy_dslope
 
 
-@jax.custom_jvp
-@jax.jit
-def _leaky_relu(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
-    return _cast(_leaky_relu_parts(_upcast(x), _upcast(negative_slope))[0], x.dtype)
-
-
-_leaky_relu.defjvp(_binary_jvp(_leaky_relu_parts), symbolic_zeros=True)
+_leaky_relu = _binary_activation(_leaky_relu_parts)
 
 
 def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
@@ -819,14 +797,7 @@ def _elu_parts(x: jax.Array, alpha: jax.Array):
     return y, dy_dx, dy_dalpha
 
 
-@jax.custom_jvp
-@jax.jit
-def _elu(x: jax.Array, alpha: jax.Array) -> jax.Array:
-    y, _, _ = _elu_parts(_upcast(x), _upcast(alpha))
-    return _cast(y, x.dtype)
-
-
-_elu.defjvp(_binary_jvp(_elu_parts), symbolic_zeros=True)
+_elu = _binary_activation(_elu_parts)
 
 
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
