@@ -321,8 +321,9 @@ def sigmoid(x: ArrayLike) -> jax.Array:
     accurate (about :math:`e^{-|x|}`) where ``jax.nn.sigmoid``'s gradient is
     exactly 0 (x > 17 in float32).
 
-    Accuracy (float32, against float64): see ``experiments/results/accuracy.md``;
-    the output and the derivative are both within a few ULP everywhere.
+    Accuracy (float32, all 2^32 inputs against a float64 reference, ``make
+    accuracy``): value within 2.4 ULP, derivative within 2.4 ULP (jax.nn:
+    2.5 and 1.7e7).
 
     Limits: ``sigmoid(inf) = 1``, ``sigmoid(-inf) = 0``, derivative 0 at both;
     NaN gives NaN.
@@ -375,6 +376,9 @@ def softplus(x: ArrayLike) -> jax.Array:
 
     Derivative: :math:`\mathrm{softplus}'(x) = \sigma(x)`.
 
+    Accuracy (float32, all inputs, ``make accuracy``): value and derivative
+    within 2.4 ULP (jax.nn: 3.0 and 8.5).
+
     Limits: ``softplus(inf) = inf``, ``softplus(-inf) = 0``; derivative 1 and
     0; NaN gives NaN. The second form above never overflows.
 
@@ -411,6 +415,9 @@ def log_sigmoid(x: ArrayLike) -> jax.Array:
         An array of the same shape and floating dtype as ``x``, in [-inf, 0].
 
     Derivative: :math:`\sigma(-x)`, never formed as :math:`1 - \sigma(x)`.
+
+    Accuracy (float32, all inputs, ``make accuracy``): value and derivative
+    within 2.4 ULP (jax.nn: 3.0 and 8.5).
 
     Limits: ``log_sigmoid(inf) = 0``, ``log_sigmoid(-inf) = -inf``; derivative
     0 and 1; NaN gives NaN.
@@ -573,6 +580,10 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     precision, so there is no overflow for x < -88 where the naive
     ``(1 + exp(-x)) ** -alpha`` gives inf and NaN gradients.
 
+    Accuracy (float32, all inputs, ``make accuracy``): at alpha = 0.5 value
+    within 2.2 ULP, derivatives within 2.2 (x) and 3.3 (alpha); at alpha = 2,
+    2.3, 3.1 and 3.6. Errors grow slowly with alpha (about 5 ULP at alpha = 7).
+
     Limits: ``f(inf) = 1``, ``f(-inf) = 0``, both derivatives 0 there; NaN
     gives NaN.
 
@@ -658,6 +669,9 @@ def tanh(x: ArrayLike) -> jax.Array:
     it stays accurate where ``jnp.tanh``'s gradient is exactly 0 (|x| > 9 in
     float32).
 
+    Accuracy (float32, all inputs, ``make accuracy``): value within 1.5 ULP,
+    derivative within 3.2 ULP (jnp.tanh: 4.9 and 1.7e7).
+
     Limits: ``tanh(±inf) = ±1``, derivative 0; NaN gives NaN.
 
     Example:
@@ -710,6 +724,8 @@ def relu(x: ArrayLike) -> jax.Array:
         An array of the same shape and dtype as ``x``.
 
     Derivative: 1 for x > 0 and 0 for x <= 0; ``relu'(0) = 0``, as ``jax.nn.relu``.
+
+    Accuracy: exact.
 
     Limits: ``relu(inf) = inf``, ``relu(-inf) = 0``; NaN gives NaN.
 
@@ -765,6 +781,8 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
     Derivatives: 1 for x >= 0 and ``negative_slope`` for x < 0, so
     ``leaky_relu'(0) = 1`` as ``jax.nn.leaky_relu``; with respect to the
     slope, x for x < 0 and 0 otherwise.
+
+    Accuracy: the product ``negative_slope * x`` rounded once.
 
     Limits: ``leaky_relu(inf) = inf``, ``leaky_relu(-inf) = -inf`` (for a
     positive slope); NaN gives NaN.
@@ -824,6 +842,9 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     :math:`e^{x} - 1` for x <= 0 and 0 otherwise. :math:`\alpha e^{x}` is
     computed directly, not as ``expm1(x) + 1``, which is exactly 0 for
     x < -17 in float32.
+
+    Accuracy (float32, all inputs, ``make accuracy``): value within 1.4 ULP,
+    derivative within 1.1 ULP (jax.nn: 5.7 and 1.7e7).
 
     Limits: ``elu(inf) = inf``, ``elu(-inf) = -alpha``, derivative 0 at -inf;
     NaN gives NaN.
