@@ -51,16 +51,21 @@ def _float_dtype(fn_name: str, dtype) -> jnp.dtype:
     return dtype
 
 
-def _count(fn_name: str, arg_name: str, value) -> int:
-    """Checks a Python integer setting such as ``num_pieces`` (>= 1)."""
+def _python_int(fn_name: str, arg_name: str, value) -> int:
+    """``value`` as a Python int; bools and non-integers are refused by name."""
     if isinstance(value, bool):
         raise TypeError(f"jaxact.{fn_name}: {arg_name} must be an int, got bool")
     try:
-        count = operator.index(value)
+        return operator.index(value)
     except TypeError:
         raise TypeError(
             f"jaxact.{fn_name}: {arg_name} must be an int, got {type(value).__name__}"
         ) from None
+
+
+def _count(fn_name: str, arg_name: str, value) -> int:
+    """Checks a Python integer setting such as ``num_pieces`` (>= 1)."""
+    count = _python_int(fn_name, arg_name, value)
     if count < 1:
         raise ValueError(f"jaxact.{fn_name}: {arg_name} must be >= 1, got {count}")
     return count
@@ -68,14 +73,7 @@ def _count(fn_name: str, arg_name: str, value) -> int:
 
 def _axis(fn_name: str, arg_name: str, axis, ndim: int) -> int:
     """Returns ``axis`` as a non-negative index into an array of ``ndim`` dimensions."""
-    if isinstance(axis, bool):
-        raise TypeError(f"jaxact.{fn_name}: {arg_name} must be an int, got bool")
-    try:
-        axis = operator.index(axis)
-    except TypeError:
-        raise TypeError(
-            f"jaxact.{fn_name}: {arg_name} must be an int, got {type(axis).__name__}"
-        ) from None
+    axis = _python_int(fn_name, arg_name, axis)
     if not -ndim <= axis < ndim:
         raise ValueError(
             f"jaxact.{fn_name}: {arg_name}={axis} is out of range for an input with "
