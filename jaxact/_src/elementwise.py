@@ -2,18 +2,19 @@
 
 Every function here follows the same pattern: a public wrapper converts and
 checks its arguments (naming the function in any error), then calls a private
-``jax.custom_jvp`` whose primal and tangent share one evaluation of the
-expensive parts (one ``exp`` per element).
+``jax.custom_jvp`` built by ``_unary_activation`` or ``_binary_activation``
+from one function that returns the value and the derivative(s). The value and
+the derivative are each one fused pass over memory with one ``exp`` per
+element (see ``_separate`` for why they do not share it).
 
 Half-precision inputs (bfloat16, float16) are computed in float32 and rounded
-once at the end, so their results are the float32 results correctly rounded
-to the narrower type, up to that single rounding.
+once at the end, so their results are the float32 results rounded once to the
+narrower type.
 
 Notation used in the comments: ``e = exp(-|x|)`` lies in (0, 1] and never
 overflows, ``q = 1 + e`` lies in [1, 2], and ``q_lo`` is the rounding error of
 ``q`` so that ``q + q_lo == 1 + e`` exactly.
 """
-
 from __future__ import annotations
 
 import functools
