@@ -15,6 +15,7 @@ Notation used in the comments: ``e = exp(-|x|)`` lies in (0, 1] and never
 overflows, ``q = 1 + e`` lies in [1, 2], and ``q_lo`` is the rounding error of
 ``q`` so that ``q + q_lo == 1 + e`` exactly.
 """
+
 from __future__ import annotations
 
 import functools
