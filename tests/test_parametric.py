@@ -102,6 +102,17 @@ def test_prelu_limits_and_nan():
     assert jaxact.prelu(jnp.array([1.0]), jnp.array([jnp.nan]))[0] == 1.0
 
 
+def test_prelu_gradients_at_the_limits_and_nan():
+    # One slope per position, so each slope's gradient is that position's df/da.
+    x = jnp.array([jnp.inf, -jnp.inf, jnp.nan, 0.0, -0.0, -2.0])
+    slopes = jnp.full(x.shape, 0.5)
+    grad_x, grad_slopes = jax.grad(lambda x, a: jnp.sum(jaxact.prelu(x, a)), (0, 1))(x, slopes)
+    # df/dx: 1 above 0, the slope at and below 0, NaN for NaN (not the slope).
+    np.testing.assert_array_equal(grad_x, [1.0, 0.5, jnp.nan, 0.5, 0.5, 0.5])
+    # df/da = min(y, 0): 0 at +inf (not NaN), the input itself below, NaN for NaN.
+    np.testing.assert_array_equal(grad_slopes, [0.0, -jnp.inf, jnp.nan, 0.0, 0.0, -2.0])
+
+
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32, jnp.float64])
 def test_prelu_keeps_the_input_dtype_and_the_slope_gradient_dtype(dtype):
     x = jnp.asarray([-2.0, -0.5, 0.0, 3.0], dtype=dtype)

@@ -108,7 +108,10 @@ def _prelu_jvp(primals, tangents):
     # instead of multiplying a full-size array of zeros.
     tangent = []
     if not isinstance(x_dot, SymbolicZero):
-        tangent.append(x_dot * jnp.where(positive, jnp.ones_like(slope), slope))
+        # A NaN input is on neither side: its derivative is NaN, not the
+        # slope, as for jaxact.leaky_relu.
+        negative_side = jnp.where(x <= 0, slope, jnp.nan)
+        tangent.append(x_dot * jnp.where(positive, jnp.ones_like(slope), negative_side))
     if not isinstance(slope_dot, SymbolicZero):
         # df/da = y for y <= 0, else 0: min(y, -0.0), which differs from
         # min(y, 0) only in the sign of a zero. slope_dot has the slope's
@@ -207,7 +210,8 @@ def prelu(x: ArrayLike, negative_slope: ArrayLike, *, channel_axis: int = -1) ->
 
     Limits: ``prelu(inf) = inf``; ``prelu(-inf) = -inf * a`` for ``a != 0`` and
     0 for ``a = 0`` (the limit, not ``0 * -inf``); NaN in ``x`` or in a slope
-    it uses gives NaN.
+    it uses gives NaN, and a NaN in ``x`` gives NaN derivatives too (not the
+    slope). At ``x = inf`` the slope's derivative is 0.
 
     Example:
         >>> import jax.numpy as jnp
