@@ -402,3 +402,28 @@ def test_harness_percentile_max_and_special_inputs():
     assert 4.96 <= main["p9999_ulp"] <= 5.0
     nan_group = summary[accuracy.NAN_INPUT]
     assert nan_group["count"] == 2 and nan_group["flagged"] == 1
+
+
+# --------------------------------------------------------------------------
+# the float32 exp that every smooth function uses
+
+
+def test_float32_exp_within_one_ulp():
+    from jaxact._src.elementwise import _exp
+
+    # Every 64th float32 from -104 (results flushed to 0) up to 64, and the
+    # points where its clamp and its underflow cut-off sit.
+    lowest, highest = np.float32(-104.0), np.float32(64.0)
+    negative = np.arange(0, int(lowest.view(np.uint32) & 0x7FFFFFFF), 64, dtype=np.uint32)
+    positive = np.arange(0, int(highest.view(np.uint32)), 64, dtype=np.uint32)
+    z = np.concatenate([-negative.view(np.float32), positive.view(np.float32),
+                        np.float32([-87.5, -87.33654, -87.3, -88.0])])
+    got = np.asarray(jax.jit(_exp)(z))
+    want = np.exp(z.astype(np.float64))
+    normal = want >= FLOAT32_TINY
+    assert ulp_error(got[normal], want[normal]).max() <= 1.0
+    # Below the smallest normal: 0 or the subnormal, never more than 2^-126.
+    assert np.all((got[~normal] >= 0) & (got[~normal] <= FLOAT32_TINY))
+    special = np.asarray(_exp(jnp.float32([-jnp.inf, jnp.nan, 0.0, -0.0])))
+    np.testing.assert_array_equal(special, [0.0, np.nan, 1.0, 1.0])
+    assert float(jax.grad(_exp)(jnp.float32(-1.5))) == float(_exp(jnp.float32(-1.5)))

@@ -362,6 +362,19 @@ def test_check_grads_order_2_float64(name):
                     modes=["fwd", "rev"])
 
 
+@pytest.mark.parametrize("name", list(SMOOTH))
+def test_second_derivative_float32_matches_float64(name):
+    # float32 takes exp from jaxact's own kernel (rounding with a magic
+    # constant, 2^n from bits), through which autodiff alone would give 0;
+    # float64 takes jnp.exp. Both must give the same second derivatives.
+    fn = SMOOTH[name]
+    second = jax.vmap(jax.grad(jax.grad(fn)))
+    got = second(jnp.asarray(SMOOTH_POINTS, jnp.float32))
+    with jax.enable_x64(True):
+        want = np.asarray(second(jnp.asarray(SMOOTH_POINTS, jnp.float64)))
+    np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=1e-4, atol=1e-30)
+
+
 @pytest.mark.parametrize(
     "fn, param",
     [
