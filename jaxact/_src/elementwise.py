@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+from collections.abc import Sequence
 from fractions import Fraction
 
 import jax
@@ -122,7 +123,7 @@ def _log_cosh_coefficients(dtype) -> list[float]:
     return [float(d(k)) for k in range(2, n + 1)]
 
 
-def _horner(coefficients: list[float], t: jax.Array) -> jax.Array:
+def _horner(coefficients: Sequence[float], t: jax.Array) -> jax.Array:
     """sum_i coefficients[i] t^i."""
     result = jnp.full_like(t, coefficients[-1])
     for c in reversed(coefficients[:-1]):
@@ -236,7 +237,7 @@ def _exp(z: jax.Array) -> jax.Array:
     # |r| <= ln(2)/2. The first subtraction is exact (n * _EXP_LN2_HI is, and
     # it is within a factor 2 of clamped); the second rounds once.
     r = (clamped - n * _EXP_LN2_HI) - n * _EXP_LN2_LO
-    p = 1 + (r + (r * r) * _horner(list(_EXP_COEFFICIENTS), r))
+    p = 1 + (r + (r * r) * _horner(_EXP_COEFFICIENTS, r))
     # 2^n built from its bits: the integer n is the low bits of `shifted`.
     n_bits = jax.lax.bitcast_convert_type(shifted, jnp.int32) - (_ROUNDING_MAGIC_BITS - 127)
     two_to_n = jax.lax.bitcast_convert_type(n_bits << 23, jnp.float32)

@@ -94,16 +94,17 @@ def _negative_part(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
     return negative_slope * jnp.where(negative_slope == 0, jnp.maximum(x, lowest), x)
 
 
-@jax.custom_jvp
-@jax.jit
-def _prelu(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
+def _prelu_value(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
     return jnp.where(x > 0, x, _negative_part(x, negative_slope))
+
+
+_prelu = jax.custom_jvp(jax.jit(_prelu_value))
 
 
 def _prelu_jvp(primals, tangents):
     (x, slope), (x_dot, slope_dot) = primals, tangents
     positive = x > 0
-    y = jnp.where(positive, x, _negative_part(x, slope))
+    y = _prelu_value(x, slope)
     # Symbolic zeros let an untrained slope (or a constant input) skip its term
     # instead of multiplying a full-size array of zeros.
     tangent = []
