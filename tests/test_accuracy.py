@@ -427,3 +427,39 @@ def test_float32_exp_within_one_ulp():
     special = np.asarray(_exp(jnp.float32([-jnp.inf, jnp.nan, 0.0, -0.0])))
     np.testing.assert_array_equal(special, [0.0, np.nan, 1.0, 1.0])
     assert float(jax.grad(_exp)(jnp.float32(-1.5))) == float(_exp(jnp.float32(-1.5)))
+
+
+def test_float32_exp_short_within_one_ulp_on_its_domain():
+    from jaxact._src.elementwise import _exp_short
+
+    # Every 64th float32 in [-87.5, 2]: tanh's value passes z in [-40, 0].
+    lowest, highest = np.float32(-87.5), np.float32(2.0)
+    negative = np.arange(0, int(lowest.view(np.uint32) & 0x7FFFFFFF), 64, dtype=np.uint32)
+    positive = np.arange(0, int(highest.view(np.uint32)), 64, dtype=np.uint32)
+    z = np.concatenate([-negative.view(np.float32), positive.view(np.float32)])
+    got = np.asarray(jax.jit(_exp_short)(z))
+    want = np.exp(z.astype(np.float64))
+    normal = want >= FLOAT32_TINY
+    assert ulp_error(got[normal], want[normal]).max() <= 1.0
+    assert np.isnan(float(_exp_short(jnp.float32(jnp.nan))))
+
+
+@pytest.mark.parametrize(
+    "name, refit",
+    [
+        ("_EXP_COEFFICIENTS", lambda fit: fit.fit_exp(6)),
+        ("_EXP_SHORT_COEFFICIENTS", lambda fit: fit.fit_exp(5)),
+        ("_TANH_SERIES_FLOAT32", lambda fit: fit.fit_tanh(5, 0.55)),
+    ],
+)
+def test_stored_coefficients_are_the_fit_rounded_to_float32(name, refit):
+    # `python -m experiments.fit` must reproduce what the code uses.
+    from experiments import fit
+    from jaxact._src import elementwise
+
+    with mpmath.workdps(40):
+        coefficients, error = refit(fit)
+    assert error < 2.0**-24 / 8  # an eighth of float32's rounding, before rounding
+    np.testing.assert_array_equal(
+        np.float32(getattr(elementwise, name)), np.float32(coefficients)
+    )

@@ -375,6 +375,28 @@ def test_second_derivative_float32_matches_float64(name):
     np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=1e-4, atol=1e-30)
 
 
+@pytest.mark.parametrize("name", list(SMOOTH))
+def test_second_derivative_of_a_composition_float64(name):
+    # d^2/dx^2 f(x)^2 = 2 f'^2 + 2 f f'' needs the derivative of the value that
+    # the JVP rule returns, not only of the derivative it returns.
+    fn = SMOOTH[name]
+    with jax.enable_x64(True):
+        x = jnp.asarray(SMOOTH_POINTS, jnp.float64)
+        check_grads(lambda v: fn(v) ** 2, (x,), order=2, modes=["fwd", "rev"])
+
+
+def test_bfloat16_tanh_second_derivative_goes_through_the_rule():
+    # On the CPU a bfloat16 tanh reads its value from a table, which autodiff
+    # alone would differentiate to 0.
+    x = jnp.asarray(SMOOTH_POINTS, jnp.bfloat16)
+    for fn in (jaxact.tanh, lambda v: jaxact.tanh(v) ** 2):
+        second = jax.vmap(jax.grad(jax.grad(fn)))
+        got = np.asarray(second(x), np.float32)
+        want = np.asarray(second(x.astype(jnp.float32)))
+        np.testing.assert_allclose(got, want, rtol=2e-2, atol=1e-6)
+        assert np.all(got != 0)
+
+
 @pytest.mark.parametrize(
     "fn, param",
     [
@@ -557,6 +579,26 @@ def test_ranges(x):
     assert np.all(np.asarray(jaxact.relu(x)) >= 0)
 
 
+@pytest.mark.parametrize("name", list(ALL))
+def test_same_results_inside_ensure_compile_time_eval(name):
+    # That context evaluates operations on constants while tracing; the
+    # barriers that keep XLA from folding the exp's rounding must survive it.
+    fn = ALL[name]
+    x = jnp.asarray([-3.0, -0.6, 0.6, 2.0, 30.0], jnp.float32)
+    second = jax.vmap(jax.grad(jax.grad(fn)))
+    want = (fn(x), derivative(fn, x), jax.vmap(jax.grad(fn))(x), second(x))
+    with jax.ensure_compile_time_eval():
+        got = (fn(x), derivative(fn, x), jax.vmap(jax.grad(fn))(x), second(x))
+    assert_trees_allclose(got, want, rtol=0)
+
+
+def test_bfloat16_tanh_is_a_table_lookup_on_the_cpu():
+    x = jnp.zeros((8,), jnp.bfloat16)
+    hlo = jax.jit(jaxact.tanh).lower(x).compile().as_text()
+    assert "gather" in hlo
+    assert "gather" not in jax.jit(jaxact.tanh).lower(x.astype(jnp.float16)).compile().as_text()
+
+
 # --------------------------------------------------------------------------
 # sharding
 
@@ -574,6 +616,11 @@ def test_sharded_inputs_match_unsharded():
         assert got.sharding.is_equivalent_to(sharding, x.ndim), name
         grad_fn = jax.jit(jax.grad(lambda v, fn=fn: fn(v).sum()))
         assert_trees_allclose(grad_fn(x_sharded), grad_fn(x), rtol=0)
+    # bfloat16 tanh: a table lookup, gathered shard by shard.
+    x_half = x.astype(jnp.bfloat16)
+    got = jax.jit(jaxact.tanh)(jax.device_put(x_half, sharding))
+    assert got.sharding.is_equivalent_to(sharding, x.ndim)
+    assert_trees_allclose(got.astype(jnp.float32), jaxact.tanh(x_half).astype(jnp.float32), rtol=0)
     for fn in (jaxact.elu, jaxact.generalized_logistic, jaxact.leaky_relu):
         got = jax.jit(fn)(x_sharded, alpha)
         assert_trees_allclose(got, fn(x, jnp.full((16, 6), 0.7, jnp.float32)), rtol=0)

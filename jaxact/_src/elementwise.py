@@ -9,7 +9,8 @@ element (see ``_separate`` for why they do not share it).
 
 Half-precision inputs (bfloat16, float16) are computed in float32 and rounded
 once at the end, so their results are the float32 results rounded once to the
-narrower type.
+narrower type. (bfloat16 tanh on the CPU reads those same results from a
+table of all 2^16 inputs: see _bfloat16_table.)
 
 Notation used in the comments: ``e = exp(-|x|)`` lies in (0, 1] and never
 overflows, ``q = 1 + e`` lies in [1, 2], and ``q_lo`` is the rounding error of
@@ -84,18 +85,32 @@ def _tanh_taylor_coefficient(k: int) -> Fraction:
     )
 
 
-# Below this |x|, tanh is its odd Taylor series; above it, exp(-2|x|) <= 1/3
+# Below this |x|, tanh is an odd polynomial; above it, exp(-2|x|) <= 1/3
 # and (1 - exp(-2|x|)) / (1 + exp(-2|x|)) loses nothing to cancellation.
 _TANH_SWITCH = 0.55
 
+# float32: R in tanh(a) = a + a^3 R(a^2) for a <= 0.55, a minimax fit
+# (`python -m experiments.fit`) with relative error 1e-9, a sixtieth of an
+# ULP. Five terms, where the Taylor series needs nine.
+_TANH_SERIES_FLOAT32 = (-0.3333331755967226, 0.1333258613873605, -0.053852309950945886,
+                        0.02107167926743925, -0.0062742398727887285)
+
+# tanh(x) rounds to +-1 above this |x| in float32 and in float64
+# (1 - tanh(20) = 8e-18 < 2^-54), so clamping |x| there changes no result and
+# keeps exp(-2|x|) far from underflow.
+_TANH_SATURATION = 20.0
+
 
 @functools.cache
-def _tanh_coefficients(dtype) -> list[float]:
-    """c_2, c_3, ... of tanh(x) = x + x^3 (c_2 + c_3 x^2 + ...) for |x| <= 0.55.
+def _tanh_coefficients(dtype) -> Sequence[float]:
+    """R's coefficients in tanh(x) = x + x^3 R(x^2) for |x| <= 0.55.
 
-    Terms shrink by (2 * 0.55 / pi)^2 <= 0.123: 9 terms in all for float32, 19
-    for float64.
+    float32: the minimax fit above. Other dtypes: the Taylor coefficients
+    c_2, c_3, ...; terms shrink by (2 * 0.55 / pi)^2 <= 0.123, so float64 needs
+    19 of them.
     """
+    if jnp.dtype(dtype) == jnp.float32:
+        return _TANH_SERIES_FLOAT32
     n = _terms_needed(
         lambda k: abs(float(_tanh_taylor_coefficient(k + 1))) * _TANH_SWITCH ** (2 * k), dtype
     )
@@ -151,9 +166,34 @@ def _opaque(value: float, dtype) -> jax.Array:
     The simplifier reassociates constants, rewriting ``(c + e) - c`` as ``e``,
     which is exact algebra but silently deletes the rounding error that the
     error-free transformations below exist to capture. A scalar behind an
-    optimization barrier costs nothing: it does not split the fusion.
+    optimization barrier costs nothing: it does not split the fusion. (The
+    barrier must be staged, not evaluated while tracing: see
+    _staged_constants.)
     """
     return jax.lax.optimization_barrier(jnp.asarray(value, dtype))
+
+
+def _staged_constants(activation):
+    """``activation``, called with JAX's eager constant folding switched off.
+
+    Inside ``jax.ensure_compile_time_eval()`` JAX evaluates every operation
+    on constants while tracing, _opaque's barrier included, and XLA then
+    folds the constant it gets back: sigmoid(0.6) came out 0.667 instead of
+    0.646, and gradients were off as well. Every public function that uses
+    _opaque goes through this wrapper, so the switch is off for the whole
+    call, derivative rules included.
+    """
+    try:  # the switch behind ensure_compile_time_eval is not public API
+        from jax._src.config import eager_constant_folding
+    except ImportError:  # a JAX that renamed it: call as is
+        return activation
+
+    @functools.wraps(activation)
+    def call(*args):
+        with eager_constant_folding(False):
+            return activation(*args)
+
+    return call
 
 
 def _fast_two_sum(big: float, small: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -199,9 +239,15 @@ def _square_of_one_plus(e: jax.Array) -> jax.Array:
 # float32 exp: the coefficients of P in exp(r) = 1 + r + r^2 P(r), a minimax
 # fit on |r| <= ln(2)/2 (Lawson's iteration on 400 Chebyshev nodes, weighted
 # for the relative error of exp; fitted error 5e-11, far below float32's
-# 6e-8). tests/test_accuracy.py measures the result against numpy.
+# 6e-8). `python -m experiments.fit` refits them; tests/test_accuracy.py
+# measures the result against numpy.
 _EXP_COEFFICIENTS = (0.5000000068785951, 0.16666665855436238, 0.04166629087477397,
                      0.008333498933987854, 0.0013944966051679525, 0.00019790039134955713)
+# One term fewer, fitted the same way: error 3e-9, a twentieth of a float32
+# ULP. For tanh's value, whose sensitivity to the error of exp(-2|x|) is below
+# 0.75; every other caller uses the six terms above.
+_EXP_SHORT_COEFFICIENTS = (0.49999993338029747, 0.16666519005780955, 0.0416684071848884,
+                           0.008368913685583955, 0.0013814190808502864)
 # Adding 1.5 * 2^23 to a float32 of magnitude below 2^22 rounds it to an
 # integer, which then sits in the low bits of the sum's pattern.
 _ROUNDING_MAGIC = 1.5 * 2.0**23
@@ -215,42 +261,70 @@ _EXP_LN2_LO = math.log(2.0) - _EXP_LN2_HI
 _EXP_LOWEST = -87.5
 
 
-@jax.custom_jvp
+def _exp_of_bounded(z: jax.Array, coefficients: Sequence[float]) -> jax.Array:
+    """exp(z) for float32 z in [-87.5, 64], with no guard outside that range.
+
+    XLA's CPU exp clamps its input and its exponent on both sides and rounds
+    with floor; knowing z is in range, this rounds z / ln 2 with a magic
+    constant and builds 2^n from bits. NaN gives NaN.
+    """
+    # n = round(z / ln 2), exactly; the barrier keeps XLA from folding
+    # (t + magic) - magic back to t. (Reading n from the bits of `shifted`
+    # needs no barrier but measured 6% slower for tanh at 2^24.)
+    magic = _opaque(_ROUNDING_MAGIC, z.dtype)
+    shifted = z * (1 / math.log(2.0)) + magic
+    n = shifted - magic
+    # |r| <= ln(2)/2. The first subtraction is exact (n * _EXP_LN2_HI is, and
+    # it is within a factor 2 of z); the second rounds once.
+    r = (z - n * _EXP_LN2_HI) - n * _EXP_LN2_LO
+    p = 1 + (r + (r * r) * _horner(coefficients, r))
+    # 2^n built from its bits: the integer n is the low bits of `shifted`.
+    n_bits = jax.lax.bitcast_convert_type(shifted, jnp.int32) - (_ROUNDING_MAGIC_BITS - 127)
+    return p * jax.lax.bitcast_convert_type(n_bits << 23, jnp.float32)
+
+
+def _differentiable_exp(exp):
+    """``exp`` as a ``custom_jvp`` with derivative exp(z) z_dot.
+
+    Autodiff through the rounding and the bit manipulation would give 0;
+    second derivatives of every activation go through this rule.
+    """
+    exp = jax.custom_jvp(exp)
+
+    @exp.defjvp
+    def jvp(primals, tangents):
+        (z,), (z_dot,) = primals, tangents
+        y = exp(z)
+        return y, y * z_dot
+
+    return exp
+
+
+@_differentiable_exp
 def _exp(z: jax.Array) -> jax.Array:
     """exp(z) for z <= 64 (every caller passes z <= 2), within 1 ULP in float32.
 
-    Float32 only; other dtypes use jnp.exp. XLA's CPU exp clamps its input and
-    its exponent on both sides and rounds with floor; knowing z has no
-    overflow to guard against, this one clamps once and rounds with a magic
-    constant: 0.86x the time of jnp.exp on 2^16 values, 0.89x on 2^24, and
-    within 0.99 ULP on every float32 in [-87.3, 0] (jnp.exp: 1.01), all
-    measured. NaN gives NaN, -inf gives 0.
+    Float32 only; other dtypes use jnp.exp. One clamp, then
+    _exp_of_bounded: 0.86x the time of jnp.exp on 2^16 values, 0.89x on
+    2^24, and within 0.99 ULP on every float32 in [-87.3, 0] (jnp.exp: 1.01),
+    all measured. NaN gives NaN, -inf gives 0.
     """
     if z.dtype != jnp.float32:
         return jnp.exp(z)
     clamped = jnp.maximum(z, _EXP_LOWEST)  # jnp.maximum keeps NaN
-    # n = round(z / ln 2), exactly; the barrier keeps XLA from folding
-    # (t + magic) - magic back to t.
-    magic = _opaque(_ROUNDING_MAGIC, z.dtype)
-    shifted = clamped * (1 / math.log(2.0)) + magic
-    n = shifted - magic
-    # |r| <= ln(2)/2. The first subtraction is exact (n * _EXP_LN2_HI is, and
-    # it is within a factor 2 of clamped); the second rounds once.
-    r = (clamped - n * _EXP_LN2_HI) - n * _EXP_LN2_LO
-    p = 1 + (r + (r * r) * _horner(_EXP_COEFFICIENTS, r))
-    # 2^n built from its bits: the integer n is the low bits of `shifted`.
-    n_bits = jax.lax.bitcast_convert_type(shifted, jnp.int32) - (_ROUNDING_MAGIC_BITS - 127)
-    two_to_n = jax.lax.bitcast_convert_type(n_bits << 23, jnp.float32)
-    return jnp.where(z < _EXP_LOWEST, 0, p * two_to_n)
+    return jnp.where(z < _EXP_LOWEST, 0, _exp_of_bounded(clamped, _EXP_COEFFICIENTS))
 
 
-@_exp.defjvp
-def _exp_jvp(primals, tangents):
-    # Autodiff through the rounding and the bit manipulation would give 0;
-    # second derivatives of every activation go through this rule.
-    (z,), (z_dot,) = primals, tangents
-    y = _exp(z)
-    return y, y * z_dot
+@_differentiable_exp
+def _exp_short(z: jax.Array) -> jax.Array:
+    """exp(z) for -87.5 <= z <= 64 only, with the five-term polynomial.
+
+    For callers that bound z themselves and tolerate 0.05 ULP more error
+    than _exp: no clamp, no underflow select, one multiply-add fewer.
+    """
+    if z.dtype != jnp.float32:
+        return jnp.exp(z)
+    return _exp_of_bounded(z, _EXP_SHORT_COEFFICIENTS)
 
 
 def _expm1_nonpositive(z: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -285,28 +359,72 @@ def _separate(x: jax.Array) -> jax.Array:
     return jax.lax.optimization_barrier(x)
 
 
-def _unary_activation(value_and_derivative):
+def _unary_activation(value_and_derivative, *, bfloat16_table: bool = False):
     """f(x) as a ``custom_jvp`` from ``value_and_derivative(x) -> (f(x), f'(x))``.
 
     Outside jit and grad the primal is one compiled call; the JVP rule
     computes the value from x and the derivative from a separated x (see
-    _separate), each in its own fused pass.
+    _separate), each in its own fused pass. With ``bfloat16_table``, the
+    value of a bfloat16 input on the CPU is read from a table (see
+    _bfloat16_table); the derivative is always computed.
     """
+
+    def value(x: jax.Array) -> jax.Array:
+        y, _ = value_and_derivative(_upcast(x))
+        return _cast(y, x.dtype)
 
     @jax.custom_jvp
     @jax.jit
     def activation(x: jax.Array) -> jax.Array:
-        y, _ = value_and_derivative(_upcast(x))
-        return _cast(y, x.dtype)
+        table = _bfloat16_table(value) if bfloat16_table and x.dtype == jnp.bfloat16 else None
+        if table is None:
+            return value(x)
+        return jax.lax.platform_dependent(x, cpu=functools.partial(_look_up, table), default=value)
 
     def jvp(primals, tangents):
         (x,), (x_dot,) = primals, tangents
-        y, _ = value_and_derivative(_upcast(x))
+        # The value through `activation` itself: differentiating this rule
+        # (a second derivative) then goes through the rule again, never
+        # through the value's own arithmetic, which a table lookup has none of.
+        y = activation(x)
         _, dy = value_and_derivative(_upcast(_separate(x)))
-        return _cast(y, x.dtype), _cast(_cast(x_dot, dy.dtype) * dy, x.dtype)
+        return y, _cast(_cast(x_dot, dy.dtype) * dy, x.dtype)
 
     activation.defjvp(jvp)
-    return activation
+    return _staged_constants(activation)
+
+
+@functools.cache
+def _bfloat16_table(value) -> np.ndarray | None:
+    """``value`` at every bfloat16 bit pattern, as bit patterns: 128 KiB.
+
+    On the CPU a bfloat16 tanh spends most of its time in the float32
+    arithmetic and the rounding back (1.15x jax.nn's time, measured); one
+    lookup in this table costs 0.82x, and its entries are by construction
+    the float32 result rounded once, as the computed path's are. Built once
+    per function, on the CPU, at the first trace; None where JAX has no CPU
+    backend (then nothing needs it).
+    """
+    try:
+        cpu_device = jax.devices("cpu")[0]
+    except RuntimeError:
+        return None
+    patterns = np.arange(2**16, dtype=np.uint32).astype(np.uint16).view(jnp.bfloat16)
+    # Compiled ahead of time and called with concrete patterns, it runs now
+    # even while an enclosing function is being traced. (Not
+    # ensure_compile_time_eval: that would fold the _opaque constants and
+    # with them the exp's rounding.)
+    cpu = jax.sharding.SingleDeviceSharding(cpu_device)
+    spec = jax.ShapeDtypeStruct(patterns.shape, patterns.dtype, sharding=cpu)
+    results = jax.jit(value).lower(spec).compile()(patterns)
+    return np.asarray(results).view(np.uint16)
+
+
+def _look_up(table: np.ndarray, x: jax.Array) -> jax.Array:
+    """table[bits of x], as x's dtype."""
+    index = jax.lax.bitcast_convert_type(x, jnp.uint16).astype(jnp.int32)
+    patterns = jnp.asarray(table).at[index].get(mode="promise_in_bounds")
+    return jax.lax.bitcast_convert_type(patterns, x.dtype)
 
 
 def _binary_activation(value_and_partials):
@@ -337,7 +455,7 @@ def _binary_activation(value_and_partials):
         return _cast(y, x.dtype), _cast(y_dot, x.dtype)
 
     activation.defjvp(jvp, symbolic_zeros=True)
-    return activation
+    return _staged_constants(activation)
 
 
 # --------------------------------------------------------------------------
@@ -673,21 +791,20 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
 def _tanh_and_derivative(x: jax.Array):
     a = jnp.abs(x)
     is_small = a < _TANH_SWITCH
-    # Small |x|: the odd series x + x^3 P(x^2), whose leading term is exact.
-    # (Clipped with where: the series is discarded above the switch point.)
+    # Small |x|: x + x^3 R(x^2), whose leading term is exact. (Clipped with
+    # where: the polynomial is discarded above the switch point.)
     small = jnp.where(is_small, a, 0)
     small_sq = small * small
     tanh_small = small + small * (small_sq * _horner(_tanh_coefficients(x.dtype), small_sq))
     # Large |x|: tanh = (1 - e) / (1 + e) with e = exp(-2|x|) <= 1/3, so 1 - e
     # does not cancel, and nothing overflows.
-    z = -2 * a
-    e = _exp(z)
+    e = _exp_short(-2 * jnp.minimum(a, _TANH_SATURATION))  # jnp.minimum keeps NaN
     y = jnp.copysign(jnp.where(is_small, tanh_small, (1 - e) / (1 + e)), x)
     # sech^2 from exp(-2|x|) directly at every x: 1 - tanh^2 would round to 0
     # for |x| > 9 in float32, and 4e / (1 + e)^2 has no cancellation anywhere
     # (its sensitivity to e's rounding, (1 - e) / (1 + e), is below 1). So the
-    # derivative's pass needs no series.
-    return y, _sech_squared(z)
+    # derivative's pass needs no polynomial in x.
+    return y, _sech_squared(-2 * a)
 
 
 # sech^2 = 4 exp(z) / (1 + exp(z))^2, z = -2|x|, stays normal down to z ~ -88.7
@@ -708,7 +825,7 @@ def _sech_squared(z: jax.Array) -> jax.Array:
     return (shifted * _SECH_SCALE) / _square_of_one_plus(shifted * _SECH_UNSHIFT)
 
 
-_tanh = _unary_activation(_tanh_and_derivative)
+_tanh = _unary_activation(_tanh_and_derivative, bfloat16_table=True)
 
 
 def tanh(x: ArrayLike) -> jax.Array:
@@ -731,6 +848,10 @@ def tanh(x: ArrayLike) -> jax.Array:
 
     Accuracy (float32, all inputs, ``make accuracy``): value within 1.51 ULP,
     derivative within 3.14 ULP (jnp.tanh: 4.9 and 1.7e7).
+
+    bfloat16 inputs give the float32 result rounded once, as for every
+    function; on the CPU they read it from a table of all 2^16 inputs, which
+    is faster than computing it (0.82x ``jnp.tanh``'s time, measured).
 
     Limits: ``tanh(±inf) = ±1``, derivative 0; NaN gives NaN.
 
