@@ -25,7 +25,6 @@ import random
 import re
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -39,6 +38,7 @@ import numpy as np
 from jax import lax
 
 import jaxact
+from experiments.common import save_figure, write_text
 
 ELEMENTWISE = (
     "sigmoid",
@@ -411,9 +411,7 @@ def plot_scaling(rows: list[dict], machine: str, path: Path) -> None:
     ax.set_title(f"Time per element against size\n{machine}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    _write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------
@@ -897,27 +895,6 @@ def render_markdown(results: dict) -> str:
     return "\n".join(out)
 
 
-def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    """Writes through a temporary file in the same folder, then renames it over
-    ``path``, so a reader never sees a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        # mkstemp makes the file private (0600); give it the usual mode instead.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _write_text(path: Path, text: str) -> None:
-    _write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-
 def _progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
@@ -979,8 +956,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     markdown = render_markdown(results)
     plot_scaling(results["scaling"], machine_line(results["machine"]),
                  args.out / "bench_scaling.png")
-    _write_text(args.out / "bench.json", json.dumps(results, indent=1) + "\n")
-    _write_text(args.out / "bench.md", markdown)
+    write_text(args.out / "bench.json", json.dumps(results, indent=1) + "\n")
+    write_text(args.out / "bench.md", markdown)
     print(markdown)
     return 0
 
