@@ -1,4 +1,5 @@
-"""Refits the float32 polynomial coefficients hard-coded in jaxact/_src/elementwise.py.
+"""Refits the float32 polynomial coefficients hard-coded in jaxact/_src/numerics.py
+and jaxact/_src/hyperbolic.py.
 
     python -m experiments.fit
 

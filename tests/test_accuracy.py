@@ -409,7 +409,7 @@ def test_harness_percentile_max_and_special_inputs():
 
 
 def test_float32_exp_within_one_ulp():
-    from jaxact._src.elementwise import _exp
+    from jaxact._src.numerics import exp as _exp
 
     # Every 64th float32 from -104 (results flushed to 0) up to 64, and the
     # points where its clamp and its underflow cut-off sit.
@@ -430,7 +430,7 @@ def test_float32_exp_within_one_ulp():
 
 
 def test_float32_exp_short_within_one_ulp_on_its_domain():
-    from jaxact._src.elementwise import _exp_short
+    from jaxact._src.numerics import exp_short as _exp_short
 
     # Every 64th float32 in [-87.5, 2]: tanh's value passes z in [-40, 0].
     lowest, highest = np.float32(-87.5), np.float32(2.0)
@@ -445,21 +445,24 @@ def test_float32_exp_short_within_one_ulp_on_its_domain():
 
 
 @pytest.mark.parametrize(
-    "name, refit",
+    "module, name, refit",
     [
-        ("_EXP_COEFFICIENTS", lambda fit: fit.fit_exp(6)),
-        ("_EXP_SHORT_COEFFICIENTS", lambda fit: fit.fit_exp(5)),
-        ("_TANH_SERIES_FLOAT32", lambda fit: fit.fit_tanh(5, 0.55)),
+        ("numerics", "_EXP_COEFFICIENTS", lambda fit: fit.fit_exp(6)),
+        ("numerics", "_EXP_SHORT_COEFFICIENTS", lambda fit: fit.fit_exp(5)),
+        ("hyperbolic", "_TANH_SERIES_FLOAT32", lambda fit: fit.fit_tanh(5, 0.55)),
     ],
 )
-def test_stored_coefficients_are_the_fit_rounded_to_float32(name, refit):
+def test_stored_coefficients_are_the_fit_rounded_to_float32(module, name, refit):
     # `python -m experiments.fit` must reproduce what the code uses.
+    import importlib
+
     from experiments import fit
-    from jaxact._src import elementwise
+
+    stored = getattr(importlib.import_module(f"jaxact._src.{module}"), name)
 
     with mpmath.workdps(40):
         coefficients, error = refit(fit)
     assert error < 2.0**-24 / 8  # an eighth of float32's rounding, before rounding
     np.testing.assert_array_equal(
-        np.float32(getattr(elementwise, name)), np.float32(coefficients)
+        np.float32(stored), np.float32(coefficients)
     )

@@ -1,0 +1,369 @@
+"""Numeric kernels behind the elementwise activations.
+
+float32 ``exp`` of jaxact's own, an accurate ``expm1`` for z <= 0, pieces of
+``log1p``, error-free sums and products (Dekker, Knuth), Horner's rule and
+the series coefficients the activations evaluate. Nothing here is public.
+
+XLA guards. Three XLA behaviours would silently undo this arithmetic; each
+has one guard here, and one test that fails if the guard stops working:
+
+* The algebraic simplifier reassociates constants, rewriting ``(c + e) - c``
+  as ``e``, which deletes the rounding error an error-free sum captures.
+  Guard: :func:`opaque`. Test: ``test_exp_within_one_ulp`` and the
+  error-free sums in ``tests/test_accuracy.py`` (their ULP bounds fail
+  without it).
+* With ``jax.ensure_compile_time_eval()`` JAX evaluates operations on
+  constants while tracing, the barrier of :func:`opaque` included, and XLA
+  then folds the constant it gets back. Guard: :func:`staged_constants`.
+  Test: ``test_compile_time_eval_gives_the_same_results``.
+* CSE merges two passes that share an ``exp``, and XLA's CPU backend then
+  writes that ``exp`` to memory for both (1.5x the time, measured). Guard:
+  :func:`separate`. Checked by ``make bench`` (a speed, not a value).
+
+Notation: ``e = exp(-|x|)`` lies in (0, 1] and never overflows, ``q = 1 + e``
+lies in [1, 2], and ``q_lo`` is the rounding error of ``q`` so that
+``q + q_lo == 1 + e`` exactly.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# Switch point of the accurate expm1 below. For z < -ln 2, exp(z) <= 1/2 and
+# exp(z) - 1 loses nothing: the relative error of exp(z) is multiplied by
+# exp(z) / (1 - exp(z)) <= 1. Above it that factor grows without bound as
+# z -> 0, so a Taylor polynomial takes over on [-ln 2, 0].
+_EXPM1_SWITCH = -math.log(2.0)
+
+
+def terms_needed(first_omitted_term, dtype) -> int:
+    """Smallest n such that the n-th term of a series is below eps/8 of the result."""
+    eps = float(jnp.finfo(dtype).eps)
+    n = 1
+    while first_omitted_term(n) >= eps / 8:
+        n += 1
+    return n
+
+
+@functools.cache
+def _expm1_coefficients(dtype) -> list[float]:
+    """Taylor coefficients 1/2!, 1/3!, ... of (expm1(z) - z) / z^2 on [-ln 2, 0].
+
+    Enough terms that the first omitted one, ln(2)^(n+1) / (n+1)!, is below an
+    eighth of an ULP relative to the smallest result |expm1(-ln 2)| = 1/2:
+    10 terms in all for float32, 17 for float64.
+    """
+    n = terms_needed(lambda k: math.log(2.0) ** (k + 1) / math.factorial(k + 1) * 2, dtype)
+    return [1.0 / math.factorial(k) for k in range(2, n + 1)]
+
+
+@functools.cache
+def _bernoulli_numbers(n: int) -> tuple[Fraction, ...]:
+    """B_0 .. B_n (B_1 = -1/2), exactly, by the standard recurrence."""
+    numbers = [Fraction(1)]
+    for m in range(1, n + 1):
+        numbers.append(-sum(math.comb(m + 1, k) * numbers[k] for k in range(m)) / (m + 1))
+    return tuple(numbers)
+
+
+def tanh_taylor_coefficient(k: int) -> Fraction:
+    """c_k in tanh(x) = sum_(k >= 1) c_k x^(2k - 1) (Abramowitz and Stegun 4.5.64).
+
+    c_k = 2^(2k) (2^(2k) - 1) B_(2k) / (2k)!; successive terms of the series
+    shrink by about (2x / pi)^2.
+    """
+    return (
+        Fraction(2 ** (2 * k) * (2 ** (2 * k) - 1))
+        * _bernoulli_numbers(2 * k)[2 * k]
+        / math.factorial(2 * k)
+    )
+
+
+# log(1 + e^-a) = ln 2 - a/2 + log cosh(a/2) is a series without any exp for
+# a = |x| <= 1.5; there the result needs no exp(-a), whose own rounding error
+# would otherwise reach the generalized logistic amplified by alpha.
+_LOG_COSH_SWITCH = 0.75
+
+
+@functools.cache
+def _log_cosh_coefficients(dtype) -> list[float]:
+    """d_2, d_3, ... of log cosh(t) = t^2 (1/2 + t^2 (d_2 + d_3 t^2 + ...)), |t| <= 0.75.
+
+    d/dt log cosh t = tanh t, so d_k = c_k / (2k) with c_k the tanh
+    coefficients. Terms shrink by (2 * 0.75 / pi)^2 = 0.23: 11 terms for
+    float32, 24 for float64.
+    """
+    def d(k):
+        return tanh_taylor_coefficient(k) / (2 * k)
+
+    n = terms_needed(lambda k: abs(float(d(k + 1))) * _LOG_COSH_SWITCH ** (2 * k) * 2, dtype)
+    return [float(d(k)) for k in range(2, n + 1)]
+
+
+def horner(coefficients: Sequence[float], t: jax.Array) -> jax.Array:
+    """sum_i coefficients[i] t^i."""
+    result = jnp.full_like(t, coefficients[-1])
+    for c in reversed(coefficients[:-1]):
+        result = result * t + c
+    return result
+
+
+def opaque(value: float, dtype) -> jax.Array:
+    """A scalar constant that XLA's algebraic simplifier cannot see through.
+
+    The simplifier reassociates constants, rewriting ``(c + e) - c`` as ``e``,
+    which is exact algebra but silently deletes the rounding error that the
+    error-free transformations below exist to capture. A scalar behind an
+    optimization barrier costs nothing: it does not split the fusion. (The
+    barrier must be staged, not evaluated while tracing: see
+    staged_constants.)
+    """
+    return jax.lax.optimization_barrier(jnp.asarray(value, dtype))
+
+
+def staged_constants(activation):
+    """``activation``, called with JAX's eager constant folding switched off.
+
+    Inside ``jax.ensure_compile_time_eval()`` JAX evaluates every operation
+    on constants while tracing, opaque's barrier included, and XLA then
+    folds the constant it gets back: sigmoid(0.6) came out 0.667 instead of
+    0.646, and gradients were off as well. Every public function that uses
+    opaque goes through this wrapper, so the switch is off for the whole
+    call, derivative rules included.
+    """
+    try:  # the switch behind ensure_compile_time_eval is not public API
+        from jax._src.config import eager_constant_folding
+    except ImportError:  # a JAX that renamed it: call as is
+        return activation
+
+    @functools.wraps(activation)
+    def call(*args):
+        with eager_constant_folding(False):
+            return activation(*args)
+
+    return call
+
+
+def fast_two_sum(big: float, small: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Returns (s, s_lo) with s = fl(big + small) and s + s_lo == big + small exactly.
+
+    Fast2Sum (Dekker 1971) is exact because |big| >= |small| for every use here.
+    """
+    big = opaque(big, small.dtype)
+    s = big + small
+    return s, small - (s - big)
+
+
+def one_plus_small(e: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Returns (q, q_lo) with q = fl(1 + e) and q + q_lo == 1 + e exactly, for |e| <= 1."""
+    return fast_two_sum(1.0, e)
+
+
+def two_product_error(a: jax.Array, b: jax.Array, product: jax.Array) -> jax.Array:
+    """a * b - fl(a * b), exactly, by Dekker's splitting (no FMA needed)."""
+    split = float(2 ** ((jnp.finfo(a.dtype).nmant + 2) // 2) + 1)
+
+    def halves(v):
+        scaled = split * v
+        high = scaled - (scaled - v)
+        return high, v - high
+
+    a_hi, a_lo = halves(a)
+    b_hi, b_lo = halves(b)
+    return ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def square_of_one_plus(e: jax.Array) -> jax.Array:
+    """(1 + e)^2 for e in [0, 1], the denominator of both sigma' and sech^2.
+
+    Expanded as 1 + e (2 + e): each of its three roundings is relative to a
+    term no larger than the sum, so it is good to about 2.5 half-ULPs without
+    the cost of an exact square (measured: sigma' = e / (1 + e)^2 within
+    2.4 ULP in float32, against 4.6 for e * r * r with r = 1 / (1 + e)).
+    """
+    return 1 + e * (2 + e)
+
+
+# float32 exp: the coefficients of P in exp(r) = 1 + r + r^2 P(r), a minimax
+
+
+# for the relative error of exp; fitted error 5e-11, far below float32's
+# 6e-8). `python -m experiments.fit` refits them; tests/test_accuracy.py
+# measures the result against numpy.
+_EXP_COEFFICIENTS = (0.5000000068785951, 0.16666665855436238, 0.04166629087477397,
+                     0.008333498933987854, 0.0013944966051679525, 0.00019790039134955713)
+# One term fewer, fitted the same way: error 3e-9, a twentieth of a float32
+# ULP. For tanh's value, whose sensitivity to the error of exp(-2|x|) is below
+# 0.75; every other caller uses the six terms above.
+_EXP_SHORT_COEFFICIENTS = (0.49999993338029747, 0.16666519005780955, 0.0416684071848884,
+                           0.008368913685583955, 0.0013814190808502864)
+# Adding 1.5 * 2^23 to a float32 of magnitude below 2^22 rounds it to an
+# integer, which then sits in the low bits of the sum's pattern.
+_ROUNDING_MAGIC = 1.5 * 2.0**23
+_ROUNDING_MAGIC_BITS = int(np.array(_ROUNDING_MAGIC, np.float32).view(np.int32))
+# ln 2 in two parts; the high part has 16 significant bits, so n * _EXP_LN2_HI
+# is exact for |n| < 2^8.
+_EXP_LN2_HI = 0.693359375
+_EXP_LN2_LO = math.log(2.0) - _EXP_LN2_HI
+# Below this, exp(z) < 2^-126 * 0.9 (subnormal, flushed to 0 on the CPU);
+# above it, 2^n with n = round(z / ln 2) >= -126 is a normal float32.
+_EXP_LOWEST = -87.5
+
+
+def _exp_of_bounded(z: jax.Array, coefficients: Sequence[float]) -> jax.Array:
+    """exp(z) for float32 z in [-87.5, 64], with no guard outside that range.
+
+    XLA's CPU exp clamps its input and its exponent on both sides and rounds
+    with floor; knowing z is in range, this rounds z / ln 2 with a magic
+    constant and builds 2^n from bits. NaN gives NaN.
+    """
+    # n = round(z / ln 2), exactly; the barrier keeps XLA from folding
+    # (t + magic) - magic back to t. (Reading n from the bits of `shifted`
+    # needs no barrier but measured 6% slower for tanh at 2^24.)
+    magic = opaque(_ROUNDING_MAGIC, z.dtype)
+    shifted = z * (1 / math.log(2.0)) + magic
+    n = shifted - magic
+    # |r| <= ln(2)/2. The first subtraction is exact (n * _EXP_LN2_HI is, and
+    # it is within a factor 2 of z); the second rounds once.
+    r = (z - n * _EXP_LN2_HI) - n * _EXP_LN2_LO
+    p = 1 + (r + (r * r) * horner(coefficients, r))
+    # 2^n built from its bits: the integer n is the low bits of `shifted`.
+    n_bits = jax.lax.bitcast_convert_type(shifted, jnp.int32) - (_ROUNDING_MAGIC_BITS - 127)
+    return p * jax.lax.bitcast_convert_type(n_bits << 23, jnp.float32)
+
+
+def _differentiable_exp(exp):
+    """``exp`` as a ``custom_jvp`` with derivative exp(z) z_dot.
+
+    Autodiff through the rounding and the bit manipulation would give 0;
+    second derivatives of every activation go through this rule.
+    """
+    exp = jax.custom_jvp(exp)
+
+    @exp.defjvp
+    def jvp(primals, tangents):
+        (z,), (z_dot,) = primals, tangents
+        y = exp(z)
+        return y, y * z_dot
+
+    return exp
+
+
+@_differentiable_exp
+def exp(z: jax.Array) -> jax.Array:
+    """exp(z) for z <= 64 (every caller passes z <= 2), within 1 ULP in float32.
+
+    Float32 only; other dtypes use jnp.exp. One clamp, then
+    _exp_of_bounded: 0.86x the time of jnp.exp on 2^16 values, 0.89x on
+    2^24, and within 0.99 ULP on every float32 in [-87.3, 0] (jnp.exp: 1.01),
+    all measured. NaN gives NaN, -inf gives 0.
+    """
+    if z.dtype != jnp.float32:
+        return jnp.exp(z)
+    clamped = jnp.maximum(z, _EXP_LOWEST)  # jnp.maximum keeps NaN
+    return jnp.where(z < _EXP_LOWEST, 0, _exp_of_bounded(clamped, _EXP_COEFFICIENTS))
+
+
+@_differentiable_exp
+def exp_short(z: jax.Array) -> jax.Array:
+    """exp(z) for -87.5 <= z <= 64 only, with the five-term polynomial.
+
+    For callers that bound z themselves and tolerate 0.05 ULP more error
+    than exp: no clamp, no underflow select, one multiply-add fewer.
+    """
+    if z.dtype != jnp.float32:
+        return jnp.exp(z)
+    return _exp_of_bounded(z, _EXP_SHORT_COEFFICIENTS)
+
+
+def expm1_nonpositive(z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Returns (expm1(z), exp(z)) for z <= 0, each within about one ULP.
+
+    XLA's own expm1 on the CPU is off by up to 5.5 ULP in float32 and 4.4 in
+    float64 (measured); the Taylor polynomial below is accurate on
+    [-ln 2, 0] and ``exp(z) - 1`` is accurate below it (see _EXPM1_SWITCH).
+    """
+    e = exp(z)
+    # Evaluate the polynomial on a clipped input: outside its range it is
+    # discarded, and clipping keeps huge |z| from overflowing to inf there.
+    # z + z^2 P(z): the rounding errors of the correction term are scaled down
+    # by |z P(z)| <= 0.35, and z itself is exact.
+    in_range = z >= _EXPM1_SWITCH
+    # where, not maximum: at a tie maximum splits the derivative between its
+    # arguments, which would halve the second derivative at the switch point.
+    small = jnp.where(in_range, z, _EXPM1_SWITCH)
+    poly = small + small * (small * horner(_expm1_coefficients(z.dtype), small))
+    expm1 = jnp.where(in_range, poly, e - 1)
+    return expm1, e
+
+
+def separate(x: jax.Array) -> jax.Array:
+    """The same values as ``x``, in a node that XLA's CSE cannot merge with ``x``.
+
+    A JVP rule needs y and y'; computed from one shared exp, XLA's CPU backend
+    writes that exp to memory for two separate fusions, a full extra pass
+    (1.5x jax.nn's time, measured). Computing y' from a separated x duplicates
+    the exp instead, which costs far less than the memory traffic it saves.
+    """
+    return jax.lax.optimization_barrier(x)
+
+
+def log1p_small(e: jax.Array) -> jax.Array:
+    """log(1 + e) for e in [0, 1].
+
+    log(q + q_lo) = log(q) + q_lo / q to first order, with q + q_lo == 1 + e
+    exactly. XLA's log1p is off by up to 2.5 ULP on the CPU; log is within 1.2.
+    """
+    q, q_lo = one_plus_small(e)
+    return jnp.log(q) + q_lo / q
+
+
+def two_sum(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(s, err) with s = fl(a + b) and s + err == a + b exactly (Knuth), any order of sizes."""
+    s = a + b
+    b_virtual = s - a
+    return s, (a - (s - b_virtual)) + (b - b_virtual)
+
+
+_LN2_HI = float(np.float32(math.log(2.0)))
+_LN2_LO = math.log(2.0) - _LN2_HI
+
+
+def log1p_exp_neg(a: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """log(1 + exp(-a)) for a = |x| >= 0 as an unevaluated sum hi + lo.
+
+    For a <= 1.5 the series ln 2 - a/2 + log cosh(a/2) is summed with its
+    exact leading terms carried separately; beyond, log1p(exp(-a)) <= 0.21
+    and the error of exp(-a) is scaled down by exp(-a)/(1 + exp(-a)) < 0.19.
+    """
+    near = a <= 2 * _LOG_COSH_SWITCH
+    half = jnp.where(near, a, 0) * 0.5
+    half_sq = half * half
+    log_cosh = half_sq * (0.5 + half_sq * horner(_log_cosh_coefficients(a.dtype), half_sq))
+    hi, err1 = two_sum(opaque(_LN2_HI, a.dtype), -half)
+    hi, err2 = two_sum(hi, log_cosh)
+    series_lo = (err1 + err2) + _LN2_LO
+    # Beyond, e = exp(-a) <= exp(-1.5) and log1p(e) = e + e^2 P(e): the
+    # correction is at most e/8 of the result, so little more than e's own
+    # rounding reaches it (XLA's log would add up to 1.2 ULP).
+    e = exp(-jnp.where(near, 2 * _LOG_COSH_SWITCH, a))
+    far = e + e * (e * horner(_log1p_series_coefficients(a.dtype), e))
+    return jnp.where(near, hi, far), jnp.where(near, series_lo, 0)
+
+
+@functools.cache
+def _log1p_series_coefficients(dtype) -> list[float]:
+    """-1/2, 1/3, -1/4, ... of log1p(e) = e + e^2 (-1/2 + e/3 - ...) for e <= exp(-1.5).
+
+    Terms shrink by e <= 0.223: 11 coefficients for float32, 24 for float64.
+    """
+    e_max = math.exp(-2 * _LOG_COSH_SWITCH)
+    n = terms_needed(lambda k: e_max ** k / (k + 2), dtype)
+    return [(-1.0) ** (k + 1) / k for k in range(2, n + 2)]
