@@ -24,6 +24,9 @@ from experiments.common import RunOptions, read_json, write_json
 from experiments.data import DATASET_NAMES, DataError
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+# Quick runs are smoke runs: by default they write beside the committed results
+# (git-ignored), never over them, so a quick run cannot flip REPORT.md's verdicts.
+DEFAULT_QUICK_OUT = Path(__file__).resolve().parent / "results-quick"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,16 +37,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("name", choices=(*EXPERIMENT_NAMES, "all", "report"))
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the tests")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per configuration (>= 1)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results directory")
+    parser.add_argument(
+        "--out", type=Path, default=None,
+        help="results directory (default experiments/results, "
+        "or experiments/results-quick with --quick)",
+    )
     parser.add_argument("--dataset", default="digits", choices=DATASET_NAMES)
     parser.add_argument("--data-dir", default=None, help="directory of the data set's files")
     parser.add_argument("--force", action="store_true", help="rerun finished experiments")
     return parser
 
 
+def _experiment(name: str):
+    """The experiment's module (one place, so the runner's tests can stub training)."""
+    return importlib.import_module(f"experiments.{name}")
+
+
 def run_experiment(name: str, options: RunOptions) -> dict:
     """Runs one experiment and writes its PNG, then its JSON (the JSON marks it done)."""
-    module = importlib.import_module(f"experiments.{name}")
+    module = _experiment(name)
     started = time.perf_counter()
     results = module.run(options)
     results["figure"] = f"{name}.png"
@@ -91,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.seeds < 1:
         _parser().error(f"--seeds must be >= 1, got {args.seeds}")
+    if args.out is None:
+        args.out = DEFAULT_QUICK_OUT if args.quick else DEFAULT_OUT
     options = RunOptions(
         quick=args.quick, seeds=args.seeds, out=args.out, dataset=args.dataset,
         data_dir=args.data_dir,
@@ -100,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in EXPERIMENT_NAMES:
             path = options.out / f"{name}.json"
             if path.exists():
-                module = importlib.import_module(f"experiments.{name}")
-                module.plot(read_json(path), options.out / f"{name}.png")
+                _experiment(name).plot(read_json(path), options.out / f"{name}.png")
         print(f"[experiments] report: {report.write_report(options.out)}")
         return 0
     names = EXPERIMENT_NAMES if args.name == "all" else (args.name,)
