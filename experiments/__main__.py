@@ -1,18 +1,33 @@
-"""Command line: ``python -m experiments NAME|all [options]``.
+"""Command line: ``python -m experiments NAME|all|report [options]``.
 
-Each experiment writes ``NAME.json`` (its numbers and verdicts) and
-``NAME.png`` into ``--out``; the report ``REPORT.md`` is regenerated from all
-JSON files present after every run (``report`` redraws the figures and the
-report from the JSON files alone, training nothing). An interrupted ``all`` resumes
-where it stopped: started again with the same options, it skips the experiments
-whose JSON was written (last, atomically) before the interruption; ``--force``
-reruns them. A completed ``all`` is measured afresh the next time.
+Each experiment writes ``NAME.png`` then ``NAME.json`` (its numbers and
+verdicts) into ``--out`` (default ``experiments/results``; with ``--quick``,
+``experiments/results-quick``, so a smoke run never overwrites the committed
+results). ``REPORT.md`` is regenerated from all JSON files present after every
+run; ``report`` redraws the figures and the report from the JSON alone.
+
+Resuming: ``all`` keeps a manifest (``.run-manifest.json``) of its key (every
+option that changes results: data set, data directory and a digest of the data,
+seeds, quick, the JAX backend and device count, a digest of the code) and of the
+SHA-256 of each file it wrote. Started again with the same key after an
+interruption, it skips the experiments whose files still have those digests;
+anything else (another key, files written by another run, ``--force``, a
+completed run) is measured afresh.
+
+One run at a time per ``--out`` (a lock file); Ctrl-C exits with 130 leaving
+no half-written file (writes are atomic; a killed run's temporary files are
+removed by the next run). Bad input (data files, result files, an unusable
+``--out``) is one line on stderr naming the file, and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
+import hashlib
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,8 +35,16 @@ from pathlib import Path
 import jax
 
 from experiments import EXPERIMENT_NAMES, bench, report
-from experiments.common import RunOptions, read_json, write_json
-from experiments.data import DATASET_NAMES, DataError
+from experiments.common import (
+    ResultError,
+    RunOptions,
+    is_temporary_of,
+    load_data,
+    read_json,
+    read_result,
+    write_json,
+)
+from experiments.data import DATASET_NAMES, DataError, fingerprint
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 # Quick runs are smoke runs: by default they write beside the committed results
@@ -75,28 +98,192 @@ def run_experiment(name: str, options: RunOptions) -> dict:
     return results
 
 
-_IN_PROGRESS = ".all-in-progress.json"
+_MANIFEST = ".run-manifest.json"
+_LOCK = ".lock"
+_REPO = Path(__file__).resolve().parents[1]
+# The code whose change changes results: a run resumed after editing it starts afresh.
+_CODE_DIRS = ("experiments", "jaxact")
 
 
-def _options_record(options: RunOptions) -> dict:
-    """The options that change results; a resumed run must share them."""
-    return {"dataset": options.dataset, "seeds": options.seeds, "quick": options.quick}
+class RunError(Exception):
+    """The command cannot run as asked; the message is the one line to print."""
 
 
-def _read_marker(path) -> dict | None:
+def _code_digest() -> str:
+    digest = hashlib.sha256()
+    for directory in _CODE_DIRS:
+        for path in sorted((_REPO / directory).rglob("*.py")):
+            digest.update(str(path.relative_to(_REPO)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def run_key(options: RunOptions) -> dict:
+    """Everything a result depends on; ``all`` resumes only a run with the same key.
+
+    Loads the data set (once per process: the experiments reuse it), so a bad
+    data file is reported before any work.
+    """
+    data_dir = None if options.data_dir is None else str(Path(options.data_dir).resolve())
+    return {
+        "dataset": options.dataset,
+        "data_dir": data_dir,
+        "data_sha256": fingerprint(load_data(options)),
+        "seeds": options.seeds,
+        "quick": options.quick,
+        # Sharding over more devices reorders the batch reductions, and the
+        # cost experiment times the backend.
+        "backend": jax.default_backend(),
+        "device_count": jax.device_count(),
+        "jax": jax.__version__,
+        "code_sha256": _code_digest(),
+    }
+
+
+def _file_digest(path: Path) -> str | None:
     try:
-        return read_json(path)
-    except (OSError, ValueError):
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
         return None
 
 
-def _finished_with(path, wanted: dict) -> bool:
-    """True if ``path`` holds a finished experiment run with the ``wanted`` options."""
+def _written_files(name: str) -> tuple[str, ...]:
+    return (f"{name}.png", f"{name}.json")
+
+
+def _read_manifest(out: Path) -> dict | None:
+    """The manifest of the last ``all`` in ``out``, or None if there is no usable one."""
     try:
-        meta = read_json(path)["meta"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    return all(meta.get(key) == value for key, value in wanted.items())
+        manifest = read_json(out / _MANIFEST)
+    except ResultError:
+        return None
+    if not isinstance(manifest.get("key"), dict) or not isinstance(manifest.get("files"), dict):
+        return None
+    return manifest
+
+
+def _resumable(out: Path, key: dict, force: bool) -> dict[str, dict]:
+    """The experiments an interrupted ``all`` with this key finished, with their digests."""
+    manifest = _read_manifest(out)
+    if force or manifest is None or manifest.get("state") != "running":
+        return {}
+    if manifest["key"] != key:
+        earlier = manifest["key"]
+        changed = sorted(k for k in {*key, *earlier} if key.get(k) != earlier.get(k))
+        print(f"[experiments] the interrupted run in {out} had other options "
+              f"({', '.join(changed)} differ): starting afresh")
+        return {}
+    return {
+        name: digests for name, digests in manifest["files"].items()
+        if name in EXPERIMENT_NAMES and isinstance(digests, dict)
+        and set(digests) == set(_written_files(name))
+        and all(_file_digest(out / file) == digest for file, digest in digests.items())
+    }
+
+
+def _write_manifest(out: Path, state: str, key: dict, files: dict) -> None:
+    write_json(out / _MANIFEST, {"state": state, "key": key, "files": files})
+
+
+def _prepare_out(out: Path, *, create: bool) -> None:
+    """Checks ``--out`` before any work, so a bad one fails at once in one line."""
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{out}: --out is not a directory")
+    if not out.exists():
+        if not create:
+            raise RunError(f"{out}: no such results directory")
+        try:
+            out.mkdir(parents=True)
+        except OSError as error:
+            raise RunError(f"{out}: cannot create --out ({error.strerror or error})") from None
+
+
+@contextlib.contextmanager
+def _exclusive(out: Path):
+    """Holds ``out``'s lock for one run; a second run on ``out`` gets a clear error.
+
+    An OS lock (flock) rather than a marker file: the OS releases it when the
+    process dies, so a killed run never leaves a stale lock behind.
+    """
+    path = out / _LOCK
+    try:
+        handle = open(path, "a+", encoding="utf-8")  # held until the run ends
+    except OSError as error:
+        raise RunError(f"{out}: cannot write to --out ({error.strerror or error})") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunError(
+                f"{out}: another run is writing here ({holder}); wait for it to finish "
+                "or choose another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.flush()
+        _remove_orphans(out)
+        yield
+
+
+def _remove_orphans(out: Path) -> None:
+    """Deletes temporary files a killed run left (only ours, and only under the lock)."""
+    targets = [file for name in EXPERIMENT_NAMES for file in _written_files(name)]
+    targets += ["REPORT.md", _MANIFEST]
+    for path in out.iterdir():
+        if any(is_temporary_of(path.name, target) for target in targets):
+            path.unlink(missing_ok=True)
+            print(f"[experiments] removed {path.name}, left by an interrupted run")
+
+
+def _report(options: RunOptions) -> None:
+    """Figures and report again from the JSON alone: no training."""
+    for name, path in report.result_paths(options.out).items():
+        result = read_result(path)
+        try:
+            _experiment(name).plot(result, options.out / f"{name}.png")
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            raise ResultError(
+                f"{path}: cannot draw {name}.png from it ({type(error).__name__}: {error})"
+            ) from None
+    print(f"[experiments] report: {report.write_report(options.out)}")
+
+
+def _run(args, options: RunOptions) -> None:
+    if args.name == "report":
+        _prepare_out(options.out, create=False)
+        with _exclusive(options.out):
+            _report(options)
+        return
+    _prepare_out(options.out, create=True)
+    with _exclusive(options.out):
+        names = EXPERIMENT_NAMES if args.name == "all" else (args.name,)
+        finished: dict[str, dict] = {}
+        key = None
+        if args.name == "all":
+            key = run_key(options)
+            finished = _resumable(options.out, key, args.force)
+            if finished:
+                print(f"[experiments] resuming the interrupted run in {options.out}: "
+                      f"{len(finished)} of {len(names)} experiments finished")
+            _write_manifest(options.out, "running", key, finished)
+        for name in names:
+            if name in finished:
+                print(f"[experiments] {name}: finished before the interruption, skipped")
+                continue
+            started = time.perf_counter()
+            run_experiment(name, options)
+            print(f"[experiments] {name}: {time.perf_counter() - started:.1f} s")
+            if args.name == "all":
+                finished[name] = {
+                    file: _file_digest(options.out / file) for file in _written_files(name)
+                }
+                _write_manifest(options.out, "running", key, finished)
+        if args.name == "all":
+            _write_manifest(options.out, "complete", key, finished)
+        print(f"[experiments] report: {report.write_report(options.out)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,42 +296,17 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick, seeds=args.seeds, out=args.out, dataset=args.dataset,
         data_dir=args.data_dir,
     )
-    if args.name == "report":
-        # Figures and report again from the JSON alone: no training.
-        for name in EXPERIMENT_NAMES:
-            path = options.out / f"{name}.json"
-            if path.exists():
-                _experiment(name).plot(read_json(path), options.out / f"{name}.png")
-        print(f"[experiments] report: {report.write_report(options.out)}")
-        return 0
-    names = EXPERIMENT_NAMES if args.name == "all" else (args.name,)
-    # ``all`` leaves a marker while it runs. Finding one from an earlier ``all``
-    # with the same options means that run was interrupted: its finished
-    # experiments are kept. Without one (a finished run, or results committed
-    # from another machine), ``all`` measures everything again.
-    marker = options.out / _IN_PROGRESS
-    wanted = _options_record(options)
-    resuming = (
-        args.name == "all" and not args.force and marker.exists() and _read_marker(marker) == wanted
-    )
-    if args.name == "all":
-        options.out.mkdir(parents=True, exist_ok=True)
-        write_json(marker, wanted)
     try:
-        for name in names:
-            if resuming and _finished_with(options.out / f"{name}.json", wanted):
-                print(f"[experiments] {name}: finished before the interruption, skipped")
-                continue
-            started = time.perf_counter()
-            run_experiment(name, options)
-            print(f"[experiments] {name}: {time.perf_counter() - started:.1f} s")
-    except DataError as error:
+        _run(args, options)
+    except (RunError, DataError, ResultError) as error:
         print(f"python -m experiments: {error}", file=sys.stderr)
         return 2
-    if args.name == "all":
-        marker.unlink()
-    path = report.write_report(options.out)
-    print(f"[experiments] report: {path}")
+    except KeyboardInterrupt:
+        # Every file is written atomically, so nothing is half-written; the
+        # manifest lists what finished.
+        resume = " (run `all` again with the same options to resume)" if args.name == "all" else ""
+        print(f"python -m experiments: interrupted{resume}", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -98,12 +99,36 @@ def _finite_or_none(value):
     return value
 
 
+class ResultError(ValueError):
+    """A result file or directory cannot be used; the message names it."""
+
+
+def _tmp_prefix(name: str) -> str:
+    return f".{name}."
+
+
+_TMP_SUFFIX = ".tmp"
+
+
+def is_temporary_of(file_name: str, target_name: str) -> bool:
+    """True if ``file_name`` is a temporary file of an atomic write of ``target_name``.
+
+    Such a file outlives its write only when the process was killed (SIGKILL,
+    power loss) between creating and renaming it.
+    """
+    # mkstemp's random part is letters, digits and underscores.
+    pattern = re.escape(_tmp_prefix(target_name)) + r"[A-Za-z0-9_]+" + re.escape(_TMP_SUFFIX)
+    return re.fullmatch(pattern, file_name) is not None
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     # Write beside the target and rename: a run killed half-way leaves either
     # the old file or the new one, never a truncated file that `all` would
     # mistake for a finished experiment.
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, tmp_name = tempfile.mkstemp(
+        dir=path.parent, prefix=_tmp_prefix(path.name), suffix=_TMP_SUFFIX
+    )
     try:
         with os.fdopen(handle, "wb") as tmp:
             tmp.write(data)
@@ -125,7 +150,46 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text())
+    """The JSON object in ``path``; :class:`ResultError` naming the file if there is none."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultError(f"{path}: file not found") from None
+    except OSError as error:
+        raise ResultError(f"{path}: cannot read file ({error.strerror or error})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ResultError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise ResultError(f"{path}: expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+_META_KEYS = ("experiment", "dataset", "seeds", "quick", "seconds", "machine")
+_CLAIM_KEYS = ("id", "claim", "measured", "verdict", "figure")
+
+
+def read_result(path: Path) -> dict:
+    """An experiment's result file, checked for what the report reads from it.
+
+    Raises:
+        ResultError: naming ``path``, when it is unreadable, not JSON, or lacks
+            the ``meta`` or ``claims`` entries an experiment run writes.
+    """
+    result = read_json(path)
+    meta, claims = result.get("meta"), result.get("claims")
+    if not isinstance(meta, dict) or any(key not in meta for key in _META_KEYS):
+        raise ResultError(
+            f"{path}: not an experiment result (its 'meta' needs {', '.join(_META_KEYS)})"
+        )
+    if not isinstance(claims, list) or not all(
+        isinstance(row, dict) and all(key in row for key in _CLAIM_KEYS) for row in claims
+    ):
+        raise ResultError(
+            f"{path}: not an experiment result ('claims' must be a list of rows with "
+            f"{', '.join(_CLAIM_KEYS)})"
+        )
+    return result
 
 
 def write_text(path: Path, text: str) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import importlib
 import importlib.util
 import io
@@ -241,6 +242,8 @@ def read_cifar10_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]
             f"{path}: CIFAR-10 'data' must be a uint8 array of shape (n, {pixels}), "
             f"got {described}"
         )
+    if data.shape[0] == 0:
+        raise DataError(f"{path}: CIFAR-10 batch holds no images")
     try:
         labels = np.asarray(labels)
     except Exception:  # ragged or odd objects: report below as a bad type
@@ -251,7 +254,7 @@ def read_cifar10_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]
         raise DataError(
             f"{path}: CIFAR-10 batch has {data.shape[0]} images but {labels.shape[0]} labels"
         )
-    if labels.size and (labels.min() < 0 or labels.max() >= _CIFAR_NUM_CLASSES):
+    if labels.min() < 0 or labels.max() >= _CIFAR_NUM_CLASSES:
         raise DataError(
             f"{path}: CIFAR-10 labels must lie in [0, {_CIFAR_NUM_CLASSES}), "
             f"got range [{labels.min()}, {labels.max()}]"
@@ -345,7 +348,12 @@ def _load_idx_split(directory: Path, subdirs, split: str) -> tuple[np.ndarray, n
             f"{labels_path}: {labels.shape[0]} labels for {images.shape[0]} images "
             f"in {images_path}"
         )
-    if labels.size and labels.max() >= 10:
+    if images.shape[0] == 0 or images.shape[1] * images.shape[2] == 0:
+        raise DataError(
+            f"{images_path}: holds no data (shape {images.shape}); the experiments need "
+            "at least one image of at least one pixel"
+        )
+    if labels.max() >= 10:
         raise DataError(f"{labels_path}: labels must lie in [0, 10), found {labels.max()}")
     features = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(255)
     return features, labels.astype(np.int32)
@@ -432,3 +440,19 @@ def load_dataset(
     if name == "cifar10":
         return _load_cifar10(directory)
     return _load_idx_dataset(name, directory)
+
+
+def fingerprint(dataset: Dataset) -> str:
+    """SHA-256 of everything a result depends on in ``dataset``: its arrays and shapes.
+
+    Two loads of the same files (or of ``digits`` with the same scikit-learn)
+    give the same fingerprint; any changed pixel or label changes it. The
+    experiment runner keys resumption on it.
+    """
+    digest = hashlib.sha256()
+    digest.update(repr((dataset.name, dataset.num_classes, dataset.image_shape)).encode())
+    for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()

@@ -10,25 +10,37 @@ from __future__ import annotations
 from pathlib import Path
 
 from experiments import EXPERIMENT_NAMES
-from experiments.common import read_json, write_text
+from experiments.common import ResultError, read_result, write_text
 
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def result_paths(out: Path) -> dict[str, Path]:
+    """The result file of every experiment present in ``out``, in suite order."""
+    paths = {name: Path(out) / f"{name}.json" for name in EXPERIMENT_NAMES}
+    return {name: path for name, path in paths.items() if path.exists()}
+
+
 def collect_claims(out: Path) -> list[dict]:
     """Every claim row of every finished experiment, in suite order."""
     rows = []
-    for name in EXPERIMENT_NAMES:
-        path = Path(out) / f"{name}.json"
-        if path.exists():
-            for row in read_json(path)["claims"]:
-                rows.append({**row, "experiment": name})
+    for name, path in result_paths(out).items():
+        for row in read_result(path)["claims"]:
+            rows.append({**row, "experiment": name})
     return rows
 
 
 def render(out: Path) -> str:
+    """The report's markdown; :class:`ResultError` if ``out`` holds no result."""
+    if not Path(out).is_dir():
+        raise ResultError(f"{out}: no such results directory")
+    if not result_paths(out):
+        raise ResultError(
+            f"{out}: no experiment results (NAME.json) to report; "
+            f"run `python -m experiments all --out {out}` first"
+        )
     rows = collect_claims(out)
     lines = [
         "# Do the classic claims about activation functions hold?",
@@ -40,15 +52,13 @@ def render(out: Path) -> str:
         "",
     ]
     runs, machine = [], None
-    for name in EXPERIMENT_NAMES:
-        path = Path(out) / f"{name}.json"
-        if path.exists():
-            meta = read_json(path)["meta"]
-            machine = machine or meta["machine"]
-            runs.append(
-                f"`{name}`: {meta['dataset']}, {meta['seeds']} seeds"
-                f"{' (quick)' if meta['quick'] else ''}, {meta['seconds']} s"
-            )
+    for name, path in result_paths(out).items():
+        meta = read_result(path)["meta"]
+        machine = machine or meta["machine"]
+        runs.append(
+            f"`{name}`: {meta['dataset']}, {meta['seeds']} seeds"
+            f"{' (quick)' if meta['quick'] else ''}, {meta['seconds']} s"
+        )
     if runs:
         lines += [f"Machine: {machine}.", "", "Runs: " + "; ".join(runs) + ".", ""]
     lines += [

@@ -15,6 +15,7 @@ from experiments.data import (
     DATASET_NAMES,
     DataError,
     Dataset,
+    fingerprint,
     load_dataset,
     read_cifar10_batch,
     read_idx,
@@ -256,6 +257,33 @@ def test_load_mnist_rejects_wrong_contents(tmp_path):
     assert_single_error(excinfo, labels)
 
 
+@pytest.mark.parametrize("split", ["train", "t10k"])
+@pytest.mark.parametrize("shape", [(0, 4, 4), (6, 0, 0)], ids=["0-images", "0-pixels"])
+def test_load_mnist_without_data_names_the_file(tmp_path, split, shape):
+    write_mnist(tmp_path)
+    images = tmp_path / f"{split}-images-idx3-ubyte"
+    write_idx(images, np.zeros(shape, np.uint8))
+    write_idx(tmp_path / f"{split}-labels-idx1-ubyte", np.zeros(shape[0], np.uint8))
+    with pytest.raises(DataError, match="holds no data") as excinfo:
+        load_dataset("mnist", tmp_path)
+    assert_single_error(excinfo, images)
+
+
+def test_fingerprint_follows_the_contents(tmp_path):
+    write_mnist(tmp_path / "a")
+    write_mnist(tmp_path / "b", compress=True)  # same arrays, other files
+    first = fingerprint(load_dataset("mnist", tmp_path / "a"))
+    assert len(first) == 64 and first == fingerprint(load_dataset("mnist", tmp_path / "b"))
+    assert first != fingerprint(load_dataset("fashion-mnist", tmp_path / "a"))
+    labels = tmp_path / "a" / "t10k-labels-idx1-ubyte"
+    changed = read_idx(labels)
+    changed[0] = (changed[0] + 1) % 10
+    write_idx(labels, changed)
+    assert first != fingerprint(load_dataset("mnist", tmp_path / "a"))
+    assert fingerprint(load_dataset("digits")) == fingerprint(load_dataset("digits"))
+    assert fingerprint(load_dataset("digits")) != fingerprint(load_dataset("digits", seed=1))
+
+
 def test_load_mnist_truncated_file_names_it(tmp_path):
     write_mnist(tmp_path, compress=True)
     path = tmp_path / "t10k-images-idx3-ubyte.gz"
@@ -328,6 +356,8 @@ _BAD_CIFAR = {
     "too few labels": lambda: pickle.dumps({**_good_batch(), b"labels": [0, 1, 2]}),
     "label out of range": lambda: pickle.dumps({**_good_batch(), b"labels": [0, 1, 2, 10]}),
     "labels not integers": lambda: pickle.dumps({**_good_batch(), b"labels": ["a"] * 4}),
+    "no images": lambda: pickle.dumps(
+        {b"data": np.zeros((0, 3072), np.uint8), b"labels": np.zeros(0, np.int64)}),
 }
 
 
