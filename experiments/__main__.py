@@ -102,7 +102,7 @@ _MANIFEST = ".run-manifest.json"
 _LOCK = ".lock"
 _REPO = Path(__file__).resolve().parents[1]
 # The code whose change changes results: a run resumed after editing it starts afresh.
-_CODE_DIRS = ("experiments", "jaxact")
+_CODE_DIRS = ("experiments", "benchmarks", "jaxact")
 
 
 class RunError(Exception):

@@ -81,9 +81,15 @@ def test_default_quick_directory_is_apart_and_git_ignored():
     assert quick != committed and committed not in quick.parents
     if shutil.which("git") is None or not (REPO / ".git").exists():
         pytest.skip("not a git checkout")
-    probe = quick.relative_to(REPO) / "REPORT.md"
-    ignored = subprocess.run(["git", "check-ignore", "-q", str(probe)], cwd=REPO)
-    assert ignored.returncode == 0, f"{probe} is not git-ignored"
+    # The runner's own files in the committed directory are not results either.
+    probes = [quick / "REPORT.md", committed / runner._MANIFEST, committed / runner._LOCK]
+    for probe in probes:
+        probe = probe.relative_to(REPO)
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(probe)], cwd=REPO)
+        assert ignored.returncode == 0, f"{probe} is not git-ignored"
+    tracked = subprocess.run(["git", "ls-files", str(committed.relative_to(REPO))], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert not [path for path in tracked if Path(path).name.startswith(".")], tracked
 
 
 # --------------------------------------------------------------------------
