@@ -26,16 +26,16 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check jaxact tests experiments
+	$(PY) -m ruff check jaxact tests experiments benchmarks
 
 experiments: $(STAMP)
 	$(PY) -m experiments all
 
 bench: $(STAMP)
-	$(PY) -m experiments.bench $(BENCH_ARGS)
+	$(PY) -m benchmarks.bench $(BENCH_ARGS)
 
 accuracy: $(STAMP)
-	$(PY) -m experiments.accuracy $(if $(QUICK),--quick,) $(ACCURACY_ARGS)
+	$(PY) -m benchmarks.accuracy $(if $(QUICK),--quick,) $(ACCURACY_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

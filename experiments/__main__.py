@@ -34,7 +34,8 @@ from pathlib import Path
 
 import jax
 
-from experiments import EXPERIMENT_NAMES, bench, report
+from benchmarks.timing import machine_line
+from experiments import EXPERIMENT_NAMES, report
 from experiments.common import (
     ResultError,
     RunOptions,
@@ -89,7 +90,7 @@ def run_experiment(name: str, options: RunOptions) -> dict:
         "quick": options.quick,
         "seconds": round(time.perf_counter() - started, 2),
         # The bench's description of the machine, so both reports name it alike.
-        "machine": f"{bench.machine_line(bench.machine_info())}, "
+        "machine": f"{machine_line()}, "
         f"{jax.device_count()} device(s)",
     }
     module.plot(results, options.out / f"{name}.png")

@@ -3,7 +3,7 @@
 The source: sigmoid's exp is costly, ReLU is cheap, PReLU's slopes cost next
 to nothing. Each activation's forward pass and forward + backward (a VJP, with
 respect to the slopes too for PReLU) on the same array, timed side by side
-with the bench's interleaved timer (``experiments.bench.timeit_interleaved``),
+with the bench's interleaved timer (``benchmarks.timing.timeit_interleaved``),
 and the per-repetition ratio to ReLU.
 """
 
@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxact
-from experiments import bench
+from benchmarks.timing import timeit_interleaved
 from experiments.common import DOES_NOT_HOLD, HOLDS, claim, new_figure, save_figure
 
 # Costly: the faster quartile of the per-rep ratios is still 20% above ReLU.
@@ -67,7 +67,7 @@ def run(options) -> dict:
     results = {"n": n, "reps": reps, "modes": {}}
     for mode, wrap in (("forward", _forward), ("forward+backward", _forward_backward)):
         fns = {name: wrap(name, fn) for name, fn in _functions().items()}
-        times = bench.timeit_interleaved(fns, reps, args=(x, cotangent))
+        times = timeit_interleaved(fns, reps, args=(x, cotangent))
         relu = np.asarray(times["relu"])
         results["modes"][mode] = {
             name: {

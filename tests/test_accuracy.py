@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import jaxact
+from benchmarks import references
 from tests.helpers import ulp_error
 
 FORWARD_MAX_ULP = 2.5
@@ -29,73 +30,34 @@ FLOAT64_TINY = float(np.finfo(np.float64).tiny)
 
 
 # --------------------------------------------------------------------------
-# float64 references for the float32 sweep. None subtracts nearly equal
-# numbers: e = exp(-|x|) is in (0, 1], 1 + e in [1, 2], and expm1/log1p keep
-# the relative accuracy of e^x - 1 and log(1 + e) near 0, so each is within a
-# few float64 ULPs (~2^-29 float32 ULPs) of the true value.
+# float32 sweep against the float64 references that `make accuracy` uses.
 
 
-def _logistic_terms(x):
-    e = np.exp(-np.abs(x))
-    sig_abs = 1 / (1 + e)
-    sig = np.where(x >= 0, sig_abs, e * sig_abs)
-    sig_of_neg = np.where(x >= 0, e * sig_abs, sig_abs)
-    return sig, sig_of_neg, np.log1p(e)
+def _reference(ref, **parameters):
+    """numpy float64 x -> (value, derivative in x) of a benchmarks.references entry."""
 
+    def evaluate(x):
+        out = ref(np, x, **parameters)
+        return out["f"], out["f'"]
 
-def ref_sigmoid(x):
-    sig, sig_of_neg, _ = _logistic_terms(x)
-    return sig, sig * sig_of_neg
-
-
-def ref_tanh(x):
-    m = np.expm1(-2 * np.abs(x))  # tanh|x| = -m / (2 + m)
-    e = np.exp(-2 * np.abs(x))  # sech^2 x = 4e / (1 + e)^2
-    return np.copysign(-m / (2 + m), x), 4 * e / (1 + e) ** 2
-
-
-def ref_elu(x):
-    negative = np.minimum(x, 0)
-    return np.where(x > 0, x, np.expm1(negative)), np.where(x > 0, 1.0, np.exp(negative))
-
-
-def ref_softplus(x):
-    sig, _, log1p_e = _logistic_terms(x)
-    return np.maximum(x, 0) + log1p_e, sig
-
-
-def ref_log_sigmoid(x):
-    _, sig_of_neg, log1p_e = _logistic_terms(x)
-    return np.minimum(x, 0) - log1p_e, sig_of_neg
-
-
-def ref_generalized_logistic(x, alpha):
-    _, sig_of_neg, log1p_e = _logistic_terms(x)
-    # The exponent's error is a few float64 ULPs of |alpha log sigma| <= 104
-    # wherever the result is a float32: a relative error below 2^-44.
-    value = np.exp(alpha * (np.minimum(x, 0) - log1p_e))
-    return value, alpha * value * sig_of_neg
-
-
-def ref_leaky_relu(x, negative_slope=0.01):
-    return np.where(x >= 0, x, negative_slope * x), np.where(x >= 0, 1.0, negative_slope)
+    return evaluate
 
 
 FLOAT32_CASES = {
-    "sigmoid": (jaxact.sigmoid, ref_sigmoid),
-    "tanh": (jaxact.tanh, ref_tanh),
-    "elu": (jaxact.elu, ref_elu),
-    "softplus": (jaxact.softplus, ref_softplus),
-    "log_sigmoid": (jaxact.log_sigmoid, ref_log_sigmoid),
+    "sigmoid": (jaxact.sigmoid, _reference(references.ref_sigmoid)),
+    "tanh": (jaxact.tanh, _reference(references.ref_tanh)),
+    "elu": (jaxact.elu, _reference(references.ref_elu)),
+    "softplus": (jaxact.softplus, _reference(references.ref_softplus)),
+    "log_sigmoid": (jaxact.log_sigmoid, _reference(references.ref_log_sigmoid)),
     "generalized_logistic(alpha=0.5)": (
         functools.partial(jaxact.generalized_logistic, alpha=0.5),
-        functools.partial(ref_generalized_logistic, alpha=0.5),
+        _reference(references.ref_generalized_logistic, alpha=0.5),
     ),
     "generalized_logistic(alpha=2)": (
         functools.partial(jaxact.generalized_logistic, alpha=2.0),
-        functools.partial(ref_generalized_logistic, alpha=2.0),
+        _reference(references.ref_generalized_logistic, alpha=2.0),
     ),
-    "leaky_relu": (jaxact.leaky_relu, ref_leaky_relu),
+    "leaky_relu": (jaxact.leaky_relu, _reference(references.ref_leaky_relu)),
 }
 
 
@@ -182,25 +144,18 @@ def test_float32_derivative_within_must(name):
     assert_normal_results_within(x, got, expected, DERIVATIVE_MAX_ULP, f"{name} derivative")
 
 
-def ref_generalized_logistic_d_alpha(x, alpha):
-    # d/dalpha sigma(x)^alpha = sigma(x)^alpha log sigma(x), both factors accurate.
-    _, _, log1p_e = _logistic_terms(x)
-    log_sigma = np.minimum(x, 0) - log1p_e
-    return np.exp(alpha * log_sigma) * log_sigma
-
-
-def ref_elu_d_alpha(x):
-    return np.where(x > 0, 0.0, np.expm1(np.minimum(x, 0)))  # d/dalpha alpha(e^x - 1)
+def _d_alpha(ref, alpha):
+    return lambda x: ref(np, x, alpha=alpha)["df/dalpha"]
 
 
 @pytest.mark.parametrize(
     "fn, alpha, reference",
     [
         (jaxact.generalized_logistic, 0.5,
-         functools.partial(ref_generalized_logistic_d_alpha, alpha=0.5)),
+         _d_alpha(references.ref_generalized_logistic, 0.5)),
         (jaxact.generalized_logistic, 2.0,
-         functools.partial(ref_generalized_logistic_d_alpha, alpha=2.0)),
-        (jaxact.elu, 1.0, ref_elu_d_alpha),
+         _d_alpha(references.ref_generalized_logistic, 2.0)),
+        (jaxact.elu, 1.0, _d_alpha(references.ref_elu, 1.0)),
     ],
     ids=["generalized_logistic(alpha=0.5)", "generalized_logistic(alpha=2)", "elu"],
 )
@@ -357,54 +312,6 @@ def test_float64_within_4_ulp_of_mpmath(name):
 
 
 # --------------------------------------------------------------------------
-# the `make accuracy` harness: its ULP unit and its histogram statistics
-
-
-def test_harness_ulp_error_is_the_helpers_definition():
-    from experiments import accuracy
-
-    rng = np.random.default_rng(1)
-    reference = np.exp2(rng.uniform(-120, 120, 4096)) * rng.choice([-1, 1], 4096)
-    got = (reference * (1 + rng.normal(0, 3e-7, 4096))).astype(np.float32)
-    with jax.enable_x64(True):
-        x = jnp.ones(4096, jnp.float32)
-        parts = accuracy.ReferenceParts(accuracy.input_groups(x), jnp.asarray(reference))
-        error, _, _ = accuracy.ulp_errors(parts, jnp.asarray(got))
-        error = np.asarray(error, np.float64)
-    assert error.max() > 2  # the test data must exercise errors of several ULPs
-    np.testing.assert_allclose(error, ulp_error(got, reference), rtol=1e-6)
-
-
-def test_harness_percentile_max_and_special_inputs():
-    from experiments import accuracy
-
-    size = 10_000
-    x = np.full(size, 0.5, np.float32)
-    reference = np.full(size, 0.75)
-    spacing = 2.0**-24  # float32 spacing in [0.5, 1)
-    got = reference.copy()
-    got[:2] += 5 * spacing  # two of 10,000 at 5 ULP: the 99.99th percentile is 5
-    got[2] += 3 * spacing
-    x[3], got[3] = np.nan, 0.0  # NaN input, silent 0 out: flagged
-    x[4], got[4] = np.nan, np.nan  # NaN input, NaN out: fine
-    with jax.enable_x64(True):
-        x_array = jnp.asarray(x)
-        reference_array = accuracy._nan_in_nan_out(jnp, x_array, jnp.asarray(reference))
-        parts = accuracy.ReferenceParts(accuracy.input_groups(x_array), reference_array)
-        got_array = jnp.asarray(got.astype(np.float32))
-        codes = np.asarray(accuracy.error_codes(parts, got_array))
-        errors, groups = jax.device_get(accuracy.errors_and_groups(parts, got_array))
-    worst = {accuracy.MAIN: (float(np.max(np.where(groups == accuracy.MAIN, errors, -1))), 0.5)}
-    summary = accuracy.summarise(np.bincount(codes, minlength=accuracy.NUM_CODES), worst)
-    main = summary[accuracy.MAIN]
-    assert main["count"] == size - 2
-    assert main["max_ulp"] == 5.0
-    assert 4.96 <= main["p9999_ulp"] <= 5.0
-    nan_group = summary[accuracy.NAN_INPUT]
-    assert nan_group["count"] == 2 and nan_group["flagged"] == 1
-
-
-# --------------------------------------------------------------------------
 # the float32 exp that every smooth function uses
 
 
@@ -442,27 +349,3 @@ def test_float32_exp_short_within_one_ulp_on_its_domain():
     normal = want >= FLOAT32_TINY
     assert ulp_error(got[normal], want[normal]).max() <= 1.0
     assert np.isnan(float(_exp_short(jnp.float32(jnp.nan))))
-
-
-@pytest.mark.parametrize(
-    "module, name, refit",
-    [
-        ("numerics", "_EXP_COEFFICIENTS", lambda fit: fit.fit_exp(6)),
-        ("numerics", "_EXP_SHORT_COEFFICIENTS", lambda fit: fit.fit_exp(5)),
-        ("hyperbolic", "_TANH_SERIES_FLOAT32", lambda fit: fit.fit_tanh(5, 0.55)),
-    ],
-)
-def test_stored_coefficients_are_the_fit_rounded_to_float32(module, name, refit):
-    # `python -m experiments.fit` must reproduce what the code uses.
-    import importlib
-
-    from experiments import fit
-
-    stored = getattr(importlib.import_module(f"jaxact._src.{module}"), name)
-
-    with mpmath.workdps(40):
-        coefficients, error = refit(fit)
-    assert error < 2.0**-24 / 8  # an eighth of float32's rounding, before rounding
-    np.testing.assert_array_equal(
-        np.float32(stored), np.float32(coefficients)
-    )

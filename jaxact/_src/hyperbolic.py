@@ -26,7 +26,7 @@ from jaxact._src.numerics import (
 _TANH_SWITCH = 0.55
 
 # float32: R in tanh(a) = a + a^3 R(a^2) for a <= 0.55, a minimax fit
-# (`python -m experiments.fit`) with relative error 1e-9, a sixtieth of an
+# (`python -m benchmarks.fit`) with relative error 1e-9, a sixtieth of an
 # ULP. Five terms, where the Taylor series needs nine.
 _TANH_SERIES_FLOAT32 = (-0.3333331755967226, 0.1333258613873605, -0.053852309950945886,
                         0.02107167926743925, -0.0062742398727887285)

@@ -195,7 +195,7 @@ def square_of_one_plus(e: jax.Array) -> jax.Array:
 
 
 # for the relative error of exp; fitted error 5e-11, far below float32's
-# 6e-8). `python -m experiments.fit` refits them; tests/test_accuracy.py
+# 6e-8). `python -m benchmarks.fit` refits them; tests/test_accuracy.py
 # measures the result against numpy.
 _EXP_COEFFICIENTS = (0.5000000068785951, 0.16666665855436238, 0.04166629087477397,
                      0.008333498933987854, 0.0013944966051679525, 0.00019790039134955713)

@@ -1,7 +1,7 @@
 """Refits the float32 polynomial coefficients hard-coded in jaxact/_src/numerics.py
 and jaxact/_src/hyperbolic.py.
 
-    python -m experiments.fit
+    python -m benchmarks.fit
 
 Each fit is a weighted minimax (Lawson's iteration: least squares whose
 weights are multiplied by the error at each step) on Chebyshev nodes, with

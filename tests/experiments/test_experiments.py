@@ -21,7 +21,7 @@ from experiments import EXPERIMENT_NAMES, training
 from experiments.__main__ import _finished_with, main
 from experiments.common import RunOptions, load_data, write_json
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_sharded_over_eight_devices_equals_one_device(tmp_path):
         import jax
         assert jax.device_count() == 1
         import sys
-        sys.path.insert(0, {str(REPO / "tests")!r})
+        sys.path.insert(0, {str(REPO / "tests" / "experiments")!r})
         from test_experiments import _tiny_numbers
         np.savez({str(tmp_path / "one.npz")!r}, **_tiny_numbers())
         """

@@ -153,7 +153,7 @@ def _other_dir_same_contents(data, tmp_path):
 
 
 def _same_dir_other_contents(data, tmp_path):
-    from tests.test_data import write_mnist
+    from tests.experiments.test_data import write_mnist
 
     write_mnist(data, seed=1)
     return _same(data, tmp_path)
@@ -169,7 +169,7 @@ def _same_dir_other_contents(data, tmp_path):
 def test_resume_is_keyed_on_every_option(
         tmp_path, monkeypatch, stub_experiments, changed_args):
     import experiments.common as common
-    from tests.test_data import write_mnist
+    from tests.experiments.test_data import write_mnist
 
     data = tmp_path / "data"
     write_mnist(data)
@@ -184,7 +184,7 @@ def test_resume_is_keyed_on_every_option(
 def test_resume_with_the_same_data_reads_it_again_and_skips(
         tmp_path, monkeypatch, stub_experiments):
     import experiments.common as common
-    from tests.test_data import write_mnist
+    from tests.experiments.test_data import write_mnist
 
     data = tmp_path / "data"
     write_mnist(data)
@@ -352,7 +352,7 @@ def test_unreadable_result_names_its_file(tmp_path, stub_experiments, capsys, da
 def test_bad_data_files_fail_before_any_work(tmp_path, stub_experiments, capsys, problem):
     import numpy as np
 
-    from tests.test_data import write_idx, write_mnist
+    from tests.experiments.test_data import write_idx, write_mnist
 
     data = tmp_path / "data"
     write_mnist(data)

@@ -1,15 +1,15 @@
 """Float32 accuracy of jaxact, jax.nn and lax over all 2^32 bit patterns.
 
-Run with ``python -m experiments.accuracy`` (``make accuracy``); ``--quick``
+Run with ``python -m benchmarks.accuracy`` (``make accuracy``); ``--quick``
 measures a 2^22-sample subset spread over the whole range instead. Writes
-``experiments/results/accuracy.md`` and ``accuracy.json`` (``accuracy_quick.*``
+``benchmarks/results/accuracy.md`` and ``accuracy.json`` (``accuracy_quick.*``
 for a subset).
 
 Every float32 bit pattern is evaluated by each implementation (value and
-derivative, one ``jax.jvp`` with a tangent of ones) and compared with a float64
-reference. Errors are in ULPs of float32 at the reference: |got - ref| divided
-by the float32 spacing in the reference's binade, the definition that
-``tests/helpers.py`` uses.
+derivative, one ``jax.jvp`` with a tangent of ones) and compared with the float64
+references of ``benchmarks/references.py``, the ones the tests use. Errors are in
+ULPs of float32 at the reference: |got - ref| divided by the float32 spacing in
+the reference's binade, the definition that ``tests/helpers.py`` uses.
 
 The headline figures (max and 99.99th percentile) count every normal input
 whose true result is a normal float32. Everything else is counted apart and
@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import math
-import platform
 import sys
 import time
 from pathlib import Path
@@ -41,13 +41,23 @@ import numpy as np
 from jax import lax
 
 import jaxact
+from benchmarks.references import (
+    ref_elu,
+    ref_generalized_logistic,
+    ref_leaky_relu,
+    ref_log_sigmoid,
+    ref_relu,
+    ref_sigmoid,
+    ref_softplus,
+    ref_tanh,
+)
+from benchmarks.timing import machine_line
 from experiments.common import write_json, write_text
 
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # 2^-126, smallest normal
 # Float64 values from here up round to inf in float32 (max + half its spacing).
 FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
 FLOAT32_NMANT = 23
-SUBNORMAL_SPACING = 2.0**-149
 
 # Groups an input falls in, for one function: only MAIN enters the headline.
 MAIN, SMALL_INPUT, TINY_RESULT, HUGE_RESULT, NAN_INPUT, INF_INPUT = range(6)
@@ -65,107 +75,16 @@ NUM_GROUPS = 6
 # to zero (for the finite groups) or a mismatch with the reference's NaN or
 # limit (for the special inputs).
 ERROR_CODE_BITS = 15
-FLAG_BIT = 1 << ERROR_CODE_BITS
 NUM_CODES = NUM_GROUPS << (ERROR_CODE_BITS + 1)
 INF_ERROR_CODE = int(np.array(np.inf, np.float32).view(np.uint32) >> 16)
 
 GL_ALPHAS = (0.5, 2.0)
-LEAKY_SLOPE = 0.01
-
-
-# --------------------------------------------------------------------------
-# float64 references. Each is written against an array module ``xp`` so that
-# the same formula runs in XLA (fast, used for the sweep) and in numpy (the
-# libm check in `reference_self_check`). Each is accurate to a few float64
-# ULPs, about 2^-29 float32 ULPs: none subtracts nearly equal numbers, and the
-# only transcendental calls are exp, expm1 and log1p at arguments where they
-# are well conditioned.
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _nan_in_nan_out(xp, x, value):
     # The reference of every quantity, derivatives included, is NaN at NaN.
     return xp.where(xp.isnan(x), xp.nan, value)
-
-
-def _logistic_terms(xp, x):
-    # e = exp(-|x|) lies in (0, 1]: it never overflows, and 1 + e lies in
-    # [1, 2], so sigma(|x|) = 1 / (1 + e) and sigma(-|x|) = e / (1 + e) carry
-    # only the rounding of e, of the sum and of the quotient.
-    e = xp.exp(-xp.abs(x))
-    sig_abs = 1 / (1 + e)
-    sig_neg_abs = e * sig_abs
-    sig = xp.where(x >= 0, sig_abs, sig_neg_abs)
-    sig_of_neg = xp.where(x >= 0, sig_neg_abs, sig_abs)
-    # log(1 + e) through log1p: log(1 + e) formed directly would lose e's
-    # digits below float64's eps for large |x|.
-    log1p_e = xp.log1p(e)
-    return sig, sig_of_neg, log1p_e
-
-
-def ref_sigmoid(xp, x):
-    sig, sig_of_neg, _ = _logistic_terms(xp, x)
-    # sigma'(x) = sigma(x) sigma(-x): a product of two accurate factors.
-    return {"f": sig, "f'": sig * sig_of_neg}
-
-
-def ref_tanh(xp, x):
-    # tanh(|x|) = -m / (2 + m) with m = expm1(-2|x|) in [-1, 0]: expm1 keeps
-    # m's relative accuracy near 0 (where tanh x ~ x), 2 + m lies in [1, 2].
-    m = xp.expm1(-2 * xp.abs(x))
-    value = xp.where(x < 0, m / (2 + m), -m / (2 + m))
-    # sech^2(x) = 4 e / (1 + e)^2 with e = exp(-2|x|) in (0, 1]: no 1 - tanh^2.
-    e = xp.exp(-2 * xp.abs(x))
-    return {"f": value, "f'": 4 * e / ((1 + e) * (1 + e))}
-
-
-def ref_relu(xp, x):
-    return {"f": xp.maximum(x, 0), "f'": xp.where(x > 0, 1.0, 0.0)}
-
-
-def ref_leaky_relu(xp, x):
-    return {
-        "f": xp.where(x >= 0, x, LEAKY_SLOPE * x),
-        "f'": xp.where(x >= 0, 1.0, LEAKY_SLOPE),
-    }
-
-
-def ref_elu(xp, x):
-    # expm1 and exp of x <= 0 only (x > 0 is the identity): expm1 keeps the
-    # relative accuracy of e^x - 1 near 0, and e^x is computed directly rather
-    # than as expm1(x) + 1, which would lose e^x entirely below -37.
-    negative = xp.minimum(x, 0)
-    return {
-        "f": xp.where(x > 0, x, xp.expm1(negative)),
-        "f'": xp.where(x > 0, 1.0, xp.exp(negative)),
-    }
-
-
-def ref_softplus(xp, x):
-    sig, _, log1p_e = _logistic_terms(xp, x)
-    # max(x, 0) + log1p(e^-|x|): both terms are >= 0, so the sum cannot cancel.
-    return {"f": xp.maximum(x, 0) + log1p_e, "f'": sig}
-
-
-def ref_log_sigmoid(xp, x):
-    _, sig_of_neg, log1p_e = _logistic_terms(xp, x)
-    # min(x, 0) - log1p(e^-|x|): both terms are <= 0, no cancellation.
-    return {"f": xp.minimum(x, 0) - log1p_e, "f'": sig_of_neg}
-
-
-def make_ref_generalized_logistic(alpha):
-    def ref(xp, x):
-        _, sig_of_neg, log1p_e = _logistic_terms(xp, x)
-        log_sig = xp.minimum(x, 0) - log1p_e
-        # y = exp(alpha log sigma(x)). The exponent's absolute error is a few
-        # float64 ULPs of |alpha log sigma| <= 104 wherever y is a float32
-        # (normal or subnormal), so y's relative error stays below 2^-44.
-        value = xp.exp(alpha * log_sig)
-        # d/dalpha = y log sigma(x); its limit at x = -inf is 0 (y -> 0 much
-        # faster than log sigma -> -inf), where the product would be 0 * inf.
-        d_alpha = xp.where(value == 0, 0.0, value * log_sig)
-        return {"f": value, "f'": alpha * value * sig_of_neg, "df/dalpha": d_alpha}
-
-    return ref
 
 
 # --------------------------------------------------------------------------
@@ -237,7 +156,7 @@ def functions():
     ]
     for alpha in GL_ALPHAS:
         name = f"generalized_logistic alpha={alpha:g}"
-        table.append((name, make_ref_generalized_logistic(alpha), {
+        table.append((name, functools.partial(ref_generalized_logistic, alpha=alpha), {
             "jaxact": _with_alpha_derivative(jaxact.generalized_logistic, alpha),
             "naive": _with_alpha_derivative(naive_generalized_logistic, alpha),
         }))
@@ -569,28 +488,10 @@ def _run(chunk_bits: int, stride: int, show_progress: bool) -> dict:
         "estimated_full_seconds": (elapsed - locate_seconds[0]) * stride,
         "relocate_seconds": locate_seconds[0],
         "reference_self_check_ulp": reference_self_check(table),
-        "machine": machine_description(),
+        "machine": machine_line(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "rows": rows,
     }
-
-
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()}; "
-        f"Python {platform.python_version()}, jax {jax.__version__}, "
-        f"backend {jax.default_backend()}"
-    )
 
 
 def _fmt_ulp(value) -> str:
@@ -624,7 +525,7 @@ def to_markdown(result: dict, command: str) -> str:
         "Error unit: ULPs of float32 at the float64 reference (|got - ref| / spacing of float32 "
         "in the reference's binade). f' is the derivative in x (one `jax.jvp` with a tangent of "
         "ones), df/dalpha the derivative in a traced alpha. The float64 references use "
-        "cancellation-free formulas (see `experiments/accuracy.py`); they agree with numpy's libm "
+        "cancellation-free formulas (see `benchmarks/references.py`); they agree with numpy's libm "
         f"to {result['reference_self_check_ulp']:.2g} float32 ULP on 2^20 random patterns.",
         "",
         "Max and 99.99th percentile count every normal input whose true result is a normal "
@@ -687,7 +588,7 @@ def to_markdown(result: dict, command: str) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m experiments.accuracy", description=__doc__.splitlines()[0]
+        prog="python -m benchmarks.accuracy", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--quick", action="store_true",
                         help="a 2^22-sample subset spread over the range (stride 1024)")
@@ -696,7 +597,7 @@ def main(argv=None) -> int:
     parser.add_argument("--chunk-bits", type=int, default=22,
                         help="log2 of the patterns evaluated per step (memory ~ 2^bits * 1 KiB)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="output path without suffix (default experiments/results/accuracy, "
+                        help="output path without suffix (default benchmarks/results/accuracy, "
                              "or accuracy_quick for a subset)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -705,10 +606,8 @@ def main(argv=None) -> int:
     if stride < 1 or stride & (stride - 1):
         parser.error(f"--stride must be a power of 2, got {stride}")
     chunk_bits = min(args.chunk_bits, 32 - stride.bit_length() + 1)
-    out = args.out or Path(
-        "experiments/results/accuracy" if stride == 1 else "experiments/results/accuracy_quick"
-    )
-    command = "python -m experiments.accuracy " + " ".join(sys.argv[1:] if argv is None else argv)
+    out = args.out or RESULTS / ("accuracy" if stride == 1 else "accuracy_quick")
+    command = "python -m benchmarks.accuracy " + " ".join(sys.argv[1:] if argv is None else argv)
     result = run(chunk_bits, stride, show_progress=not args.no_progress)
     markdown = to_markdown(result, command.strip())
     write_json(out.with_suffix(".json"), result)

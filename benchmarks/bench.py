@@ -1,0 +1,105 @@
+"""`make bench`: what jaxact costs, measured side by side with what it replaces.
+
+Run as ``python -m benchmarks.bench [--quick] [--out DIR]``. Writes ``bench.md``,
+``bench.json`` and ``bench_scaling.png`` to DIR (default ``benchmarks/results``)
+and prints the markdown table.
+
+Every figure comes from :func:`benchmarks.timing.timeit_interleaved`: each
+contender is jitted and warmed up once, then the contenders run one after
+another within each rep (in an order shuffled anew for every rep), so that load
+from other processes falls on all of them alike. A ratio is the median over
+reps of the per-rep ratio of two contenders timed in the same rep, which
+cancels most of that shared noise.
+
+The suites live in ``benchmarks.elementwise`` (the registry of functions),
+``benchmarks.parametric`` and ``benchmarks.models``; the targets in
+``benchmarks.targets``; the markdown and the plot in ``benchmarks.report``.
+Only the public ``jaxact`` API is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.elementwise import (
+    ELEMENTWISE,
+    profile_elementwise,
+    progress,
+    time_elementwise,
+    time_scaling,
+)
+from benchmarks.models import time_mlp
+from benchmarks.parametric import time_maxout, time_prelu
+from benchmarks.report import plot_scaling, render_markdown
+from benchmarks.targets import check_targets
+from benchmarks.timing import machine_info, machine_line
+from experiments.common import write_text
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+
+
+def _config(quick: bool) -> dict:
+    if quick:
+        return {"quick": True, "n": 1 << 12, "reps": 2, "dtypes": ["float32", "bfloat16"],
+                "scaling_sizes": [1 << 10, 1 << 12, 1 << 14], "scaling_reps": 2,
+                "prelu_channels": 16, "maxout": (64, 32, 32, 4),
+                "mlp": {"depth": 3, "width": 64, "batch": 16}, "mlp_reps": 2,
+                "compile_reps": 1}
+    return {"quick": False, "n": 1 << 24, "reps": 10, "dtypes": ["float32", "bfloat16"],
+            "scaling_sizes": [1 << k for k in range(10, 27, 2)], "scaling_reps": 10,
+            "prelu_channels": 64, "maxout": (2048, 512, 512, 4),
+            "mlp": {"depth": 20, "width": 1024, "batch": 512}, "mlp_reps": 10,
+            "compile_reps": 5}
+
+
+def run(quick: bool = False) -> dict:
+    """Runs every benchmark and returns the results (what bench.json holds)."""
+    start = time.perf_counter()
+    config = _config(quick)
+    machine = machine_info()
+    progress(machine_line(machine))
+    names = list(ELEMENTWISE)
+    results: dict = {"machine": machine, "config": config}
+    results["elementwise"] = [
+        row for dtype in config["dtypes"]
+        for row in time_elementwise(names, config["n"], config["reps"], dtype)
+    ]
+    results["parametric"] = (
+        time_prelu(config["n"], config["prelu_channels"], config["reps"])
+        + time_maxout(*config["maxout"], config["reps"])
+    )
+    results["mlp"] = time_mlp(names, **config["mlp"], reps=config["mlp_reps"],
+                              compile_reps=config["compile_reps"])
+    results["scaling"] = time_scaling(("sigmoid", "relu"), config["scaling_sizes"],
+                                      config["scaling_reps"])
+    results["profile"] = profile_elementwise(names)
+    results["targets"] = check_targets(results)
+    results["wall_s"] = time.perf_counter() - start
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes and 2 reps: a smoke test of the harness")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    results = run(quick=args.quick)
+    markdown = render_markdown(results)
+    plot_scaling(results["scaling"], machine_line(results["machine"]),
+                 args.out / "bench_scaling.png")
+    write_text(args.out / "bench.json", json.dumps(results, indent=1) + "\n")
+    write_text(args.out / "bench.md", markdown)
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

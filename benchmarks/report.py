@@ -1,0 +1,238 @@
+"""bench.md and bench_scaling.png from the results that ``benchmarks.bench`` measured."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.hlo import PROFILED_OPCODES, hlo_summary
+from benchmarks.targets import (
+    ELEMENTWISE_LIMIT,
+    MLP_COMPILE_LIMIT,
+    MLP_MEMORY_LIMIT,
+    MLP_TIME_LIMIT,
+    PARAMETRIC_LIMIT,
+)
+from benchmarks.timing import machine_line
+from experiments.common import save_figure
+
+
+def explain_misses(results: dict) -> list[str]:
+    """One line per missed target, giving the profile figures that bear on it:
+    HLO opcode counts for time and compile-time misses, the extra temporary
+    memory in arrays of one layer's activations for memory misses."""
+    notes = []
+    profile = {(r["name"], r["mode"], r["contender"]): r for r in results["profile"]}
+    for row in results["elementwise"]:
+        if row["contender"] != "jaxact" or row["ratio_reference"] is None:
+            continue
+        if row["ratio_reference"] <= ELEMENTWISE_LIMIT:
+            continue
+        ours = profile.get((row["name"], row["mode"], "jaxact"))
+        theirs = profile.get((row["name"], row["mode"], row["reference"]))
+        if ours and theirs:
+            notes.append(
+                f"- {row['name']} {row['mode']} {row['dtype']}: x{row['ratio_reference']:.2f}. "
+                f"Compiled HLO, jaxact: {hlo_summary(ours)}; {row['reference']}: "
+                f"{hlo_summary(theirs)}."
+            )
+    parametric = {(r["group"], r["mode"], r["contender"]): r for r in results["parametric"]}
+    targeted = {("prelu", "forward+vjp", "jaxact.prelu"),
+                ("maxout", "forward+backward", "jaxact.Maxout")}
+    for (group, mode, label), row in parametric.items():
+        if (group, mode, label) not in targeted:
+            continue
+        if row["ratio_reference"] <= PARAMETRIC_LIMIT:
+            continue
+        reference = parametric[(group, mode, row["reference"])]
+        notes.append(
+            f"- {group} {mode}: x{row['ratio_reference']:.2f}. Compiled HLO, {label}: "
+            f"{hlo_summary(row['hlo'])}; {row['reference']}: {hlo_summary(reference['hlo'])}."
+        )
+    by_key = {(r["name"], r["contender"]): r for r in results["mlp"]}
+    for row in results["mlp"]:
+        if row["contender"] != "jaxact":
+            continue
+        reference = by_key[(row["name"], row["reference"])]
+        if row["temp_ratio"] > MLP_MEMORY_LIMIT:
+            layer_bytes = row["batch"] * row["width"] * 4
+            extra = (row["temp_bytes"] - reference["temp_bytes"]) / layer_bytes
+            notes.append(
+                f"- MLP ({row['name']}) temp memory: {row['temp_bytes'] / 2**20:.1f} MiB vs "
+                f"{reference['temp_bytes'] / 2**20:.1f} MiB, i.e. {extra:.1f} more arrays of "
+                f"one layer's activations (batch x width float32) kept for the backward pass "
+                f"across {row['depth'] - 1} activation layers."
+            )
+        if row["compile_ratio"] > MLP_COMPILE_LIMIT or row["ratio_reference"] > MLP_TIME_LIMIT:
+            notes.append(
+                f"- MLP ({row['name']}) step x{row['ratio_reference']:.2f}, compile "
+                f"x{row['compile_ratio']:.2f}; of the median compile, trace + lower took "
+                f"{row['lower_median_s']:.3f} s of {row['compile_median_s']:.3f} s vs "
+                f"{reference['lower_median_s']:.3f} s of {reference['compile_median_s']:.3f} s. "
+                f"Compiled step HLO, jaxact: "
+                f"{hlo_summary(row['hlo'])}; {row['reference']}: "
+                f"{hlo_summary(reference['hlo'])}."
+            )
+    return notes
+
+
+def scaling_notes(rows: list[dict]) -> list[str]:
+    """What the scaling run says about the per-call cost that is not the function's."""
+    if not rows:
+        return []
+    sizes = sorted({r["n"] for r in rows})
+    faults = {r["n"]: r["page_faults_per_call"] for r in rows}
+    floor = {r["n"]: r["ns_per_element"] for r in rows
+             if (r["name"], r["contender"]) == ("relu", "jax.nn")}
+    cheapest = min(floor, key=floor.get)
+    text = (
+        "Read from the table above: the cost per element is lowest at "
+        f"n = 2^{cheapest.bit_length() - 1} ({floor[cheapest]:.3f} ns for jax.nn relu); below "
+        "that the per-call overhead dominates. Minor page faults per call: "
+        f"{faults[cheapest]:.0f} at 2^{cheapest.bit_length() - 1}, "
+        f"{faults[sizes[-1]]:.0f} at 2^{sizes[-1].bit_length() - 1}."
+    )
+    if faults[sizes[-1]] > 10 * max(faults[cheapest], 1):
+        text += (
+            " At the large sizes the output is fresh memory that the kernel supplies page by "
+            "page, a cost every contender pays alike, so ratios measured there (the 2^24 "
+            "tables included) are pulled towards 1."
+        )
+    lines = [text, "", "jaxact / jax.nn at each size (ratio of the medians):", ""]
+    by_key = {(r["name"], r["contender"], r["n"]): r["ns_per_element"] for r in rows}
+    for name in sorted({r["name"] for r in rows}):
+        ratios = ", ".join(
+            f"2^{n.bit_length() - 1}: "
+            f"{by_key[(name, 'jaxact', n)] / by_key[(name, 'jax.nn', n)]:.2f}"
+            for n in sizes
+        )
+        lines.append(f"- {name} jaxact / jax.nn: {ratios}")
+    return lines + [""]
+
+
+def _ms(seconds) -> str:
+    return "—" if seconds is None else f"{seconds * 1e3:.3f}"
+
+
+def _ratio(value) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _table(header: Sequence[str], rows: list[Sequence]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(results: dict) -> str:
+    machine, config = results["machine"], results["config"]
+    targets = results["targets"]
+    met = sum(t["passed"] is True for t in targets)
+    out = [
+        "# jaxact benchmarks",
+        "",
+        f"Machine: {machine_line(machine)}. Python {machine['python']}, "
+        f"{machine['platform']}. Run {machine['date']}, "
+        f"{'QUICK smoke run (sizes too small to mean anything)' if config['quick'] else 'full run'}"
+        f" in {results['wall_s']:.0f} s.",
+        "",
+        f"Backend {machine['backend']}, device {machine['device']}"
+        + ("; no GPU was measured in this run." if machine["backend"] == "cpu" else "."),
+        "",
+        "Method: every contender jitted, warmed up, then run interleaved with the others rep "
+        f"by rep ({config['reps']} reps; MLP {config['mlp_reps']}); times are median "
+        "(min–max) per call. A ratio is the median over reps of the per-rep ratio of the two "
+        "contenders, which cancels load shared by both. The floor is a jitted `x * s` on the "
+        "same array (forward+vjp: `(x * s, cotangent * s)`, the same traffic as a vjp). "
+        "generalized_logistic (alpha = 2) has no jax.nn counterpart and is compared with the "
+        "naive `(1 + exp(-x)) ** -alpha`. The machine was shared with other jobs, so single "
+        "times are noisy; the paired ratios much less so.",
+        "",
+        f"## Targets: {met} of {len(targets)} met",
+        "",
+    ]
+    out += _table(["target", "measured", "limit", "result"],
+                  [[t["target"], _ratio(t["measured"]), f"≤ {t['limit']:.2f}",
+                    {True: "pass", False: "**FAIL**", None: "not measured"}[t["passed"]]]
+                   for t in targets])
+
+    for dtype in sorted({r["dtype"] for r in results["elementwise"]}, reverse=True):
+        n = next(r["n"] for r in results["elementwise"] if r["dtype"] == dtype)
+        out += ["", f"## Elementwise, {dtype}, n = 2^{n.bit_length() - 1}", ""]
+        out += _table(
+            ["function", "mode", "contender", "median ms", "min–max ms", "× reference",
+             "× floor"],
+            [[r["name"], r["mode"], r["contender"],
+              _ms(r["median_s"]), f"{_ms(r['min_s'])}–{_ms(r['max_s'])}",
+              _ratio(r["ratio_reference"]), _ratio(r["ratio_floor"])]
+             for r in results["elementwise"] if r["dtype"] == dtype],
+        )
+
+    out += ["", "## PReLU (channel-wise) and Maxout, float32", ""]
+    if results["parametric"]:
+        out += _table(
+            ["what", "mode", "contender", "median ms", "min–max ms", "× reference"],
+            [[r["group"] + (f" ({r['shape']})" if "shape" in r else f" (n = {r['n']})"),
+              r["mode"], r["contender"], _ms(r["median_s"]),
+              f"{_ms(r['min_s'])}–{_ms(r['max_s'])}",
+              f"{_ratio(r['ratio_reference'])} ({r['reference']})"]
+             for r in results["parametric"]],
+        )
+
+    if results["mlp"]:
+        first = results["mlp"][0]
+        out += ["", f"## MLP SGD step: {first['depth']} layers, width {first['width']}, "
+                    f"batch {first['batch']}, float32", ""]
+        out += _table(
+            ["activation", "contender", "step ms", "min–max ms", "× reference",
+             "compile s", "× reference", "temp MiB", "× reference"],
+            [[r["name"], r["contender"], _ms(r["median_s"]),
+              f"{_ms(r['min_s'])}–{_ms(r['max_s'])}", _ratio(r["ratio_reference"]),
+              f"{r['compile_median_s']:.3f}", _ratio(r["compile_ratio"]),
+              f"{r['temp_bytes'] / 2**20:.1f}", _ratio(r["temp_ratio"])]
+             for r in results["mlp"]],
+        )
+
+    out += ["", "## Scaling (forward, float32): ns per element", ""]
+    sizes = sorted({r["n"] for r in results["scaling"]})
+    series = sorted({(r["name"], r["contender"]) for r in results["scaling"]})
+    lookup = {(r["name"], r["contender"], r["n"]): r["ns_per_element"]
+              for r in results["scaling"]}
+    out += _table(["n"] + [f"{name} ({label})" for name, label in series],
+                  [[f"2^{n.bit_length() - 1}"] + [f"{lookup[(*s, n)]:.3f}" for s in series]
+                   for n in sizes])
+    out += ["", "![time per element against size](bench_scaling.png)", ""]
+    out += scaling_notes(results["scaling"])
+    out += ["## Profile: opcode counts in the compiled HLO (float32)", "",
+            "From `jax.jit(f).lower(x).compile().as_text()`; fused computations included.", ""]
+    out += _table(["function", "mode", "contender", "instructions", *PROFILED_OPCODES],
+                  [[r["name"], r["mode"], r["contender"], r["instructions"],
+                    *(r[opcode] for opcode in PROFILED_OPCODES)] for r in results["profile"]])
+    out.append("")
+    misses = explain_misses(results)
+    if misses:
+        out += ["## Profile of each missed target", "", *misses, ""]
+    return "\n".join(out)
+
+
+def plot_scaling(rows: list[dict], machine: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    styles = {"jaxact": "-", "jax.nn": "--"}
+    for name in sorted({r["name"] for r in rows}):
+        for label, style in styles.items():
+            points = sorted((r["n"], r["ns_per_element"]) for r in rows
+                            if r["name"] == name and r["contender"] == label)
+            ax.plot(*zip(*points, strict=True), style, marker="o", label=f"{name} ({label})")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("elements (float32)")
+    ax.set_ylabel("ns per element (forward, jit, median)")
+    ax.set_title(f"Time per element against size\n{machine}", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    save_figure(fig, path)
