@@ -1,4 +1,4 @@
-"""The experiments suite: a quick run end to end, resume, determinism, sharding.
+"""The experiments suite: a quick run end to end, determinism, sharding (resuming: test_runner.py).
 
 The quick run is shared by the tests of this file (a module fixture): it is
 the expensive part, and each test checks a different property of it.
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from experiments import EXPERIMENT_NAMES, training
-from experiments.__main__ import _finished_with, main
-from experiments.common import RunOptions, load_data, write_json
+from experiments.__main__ import main
+from experiments.common import RunOptions, load_data
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,33 +53,6 @@ def test_every_experiment_writes_png_json_and_report_rows(quick_run):
 
 def test_no_temporary_files_left(quick_run):
     assert not [path.name for path in quick_run.iterdir() if path.name.endswith(".tmp")]
-
-
-def test_interrupted_all_resumes_and_skips_finished_experiments(quick_run, capsys):
-    # The completed quick run left no marker: a later 'all' would measure afresh.
-    assert not (quick_run / ".all-in-progress.json").exists()
-    before = {name: (quick_run / f"{name}.json").stat().st_mtime_ns for name in EXPERIMENT_NAMES}
-    # As if the run had been interrupted before cost: its marker is still there.
-    (quick_run / "cost.json").unlink()
-    marker = {"dataset": "digits", "seeds": 2, "quick": True}
-    write_json(quick_run / ".all-in-progress.json", marker)
-    assert main(["all", "--quick", "--seeds", "2", "--out", str(quick_run)]) == 0
-    printed = capsys.readouterr().out
-    for name in EXPERIMENT_NAMES:
-        if name != "cost":
-            assert f"{name}: finished before the interruption, skipped" in printed
-            assert (quick_run / f"{name}.json").stat().st_mtime_ns == before[name]
-    assert "cost: finished before" not in printed
-    assert (quick_run / "cost.json").exists()
-    assert not (quick_run / ".all-in-progress.json").exists()
-
-
-def test_only_results_of_the_same_options_count_as_finished(tmp_path):
-    path = tmp_path / "curves.json"
-    write_json(path, {"meta": {"dataset": "digits", "seeds": 2, "quick": True}})
-    assert _finished_with(path, {"dataset": "digits", "seeds": 2, "quick": True})
-    assert not _finished_with(path, {"dataset": "digits", "seeds": 5, "quick": False})
-    assert not _finished_with(tmp_path / "missing.json", {"dataset": "digits"})
 
 
 def test_missing_data_dir_is_one_clear_error(tmp_path, capsys):
