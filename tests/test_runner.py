@@ -367,3 +367,30 @@ def test_bad_data_files_fail_before_any_work(tmp_path, stub_experiments, capsys,
                         "--out", str(out)]) == 2
     assert str(bad) in _one_line_error(capsys)
     assert stub_experiments == []
+
+
+def test_sigint_to_the_command_exits_130_in_one_line(tmp_path):
+    import signal
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "experiments", "curves", "--quick", "--out", str(out)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        # The lock names the run once it holds --out: the work starts right after.
+        while not (out / runner._LOCK).exists() or not (out / runner._LOCK).read_text():
+            assert process.poll() is None and time.monotonic() < deadline, process.poll()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "python -m experiments: interrupted", err
+    assert "Traceback" not in err
+    assert not (out / "curves.json").exists()
+    assert not [path.name for path in out.iterdir() if path.name.endswith(".tmp")]
