@@ -2,8 +2,8 @@
 
 Training is stubbed (``stub_experiments``): these tests check what
 ``python -m experiments`` writes, skips and refuses, not what it measures, so
-each takes a fraction of a second. ``tests/test_experiments.py`` runs the real
-experiments end to end.
+each takes a fraction of a second (the experiments' own tests run them end to
+end). The tiny MNIST files come from the data readers' tests.
 """
 
 from __future__ import annotations
