@@ -297,16 +297,20 @@ def test_out_that_is_a_file_fails_before_any_work(tmp_path, stub_experiments, ca
     assert stub_experiments == []
 
 
-@pytest.mark.skipif(os.name == "posix" and os.geteuid() == 0, reason="root writes anywhere")
-def test_read_only_out_fails_before_any_work(tmp_path, stub_experiments, capsys):
+def test_read_only_out_fails_before_any_work(tmp_path, monkeypatch, stub_experiments, capsys):
     out = tmp_path / "read-only"
     out.mkdir()
     out.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: refuse as a read-only file system would
+        def read_only_open(path, *args, **kwargs):
+            raise PermissionError(13, "Permission denied", str(path))
+
+        monkeypatch.setattr(runner, "open", read_only_open, raising=False)
     try:
         assert runner.main(["all", *QUICK, "--out", str(out)]) == 2
     finally:
         out.chmod(0o755)
-    assert str(out) in _one_line_error(capsys)
+    assert f"{out}: cannot write to --out (Permission denied)" in _one_line_error(capsys)
     assert stub_experiments == []
 
 
