@@ -3,7 +3,7 @@
 Training is stubbed (``stub_experiments``): these tests check what
 ``python -m experiments`` writes, skips and refuses, not what it measures, so
 each takes a fraction of a second (the experiments' own tests run them end to
-end). The tiny MNIST files come from the data readers' tests.
+end). The tiny MNIST files come from the data readers' tests (``test_data.py``).
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
+import experiments
 import experiments.__main__ as runner
 from experiments import EXPERIMENT_NAMES
 from experiments.common import claim, write_text
 
-REPO = Path(__file__).resolve().parents[1]
+# Wherever this file lies under tests/, the checkout is the one holding the package.
+REPO = Path(experiments.__file__).resolve().parents[1]
 
 
 class StubExperiment:
