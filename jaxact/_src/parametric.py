@@ -3,8 +3,10 @@
 ``prelu`` and ``maxout`` are pure functions; ``PReLU`` and ``Maxout`` are small
 frozen dataclasses registered as pytrees, whose array fields are the learned
 values and whose integer settings are static. They need no framework: jit,
-grad, vmap and optax see them as ordinary trees of arrays, and an equinox or
-flax.nnx module can hold them as fields.
+grad, vmap and optax see them as ordinary trees of arrays, and an equinox
+module can hold them as fields. For flax.nnx, ``jaxact.nnx`` has the same
+layers as ``nnx.Module`` with ``nnx.Param`` state. Both pytrees can be
+arguments of a ``jax.export``-ed function, whose serialization knows them.
 
 Both layers return the input's dtype, as flax layers do, and the gradients
 come back in the parameters' own dtype. ``prelu`` follows the half-precision
@@ -595,3 +597,27 @@ class Maxout:
             )
         z = x @ weight.astype(x.dtype) + bias.astype(x.dtype)
         return _maxout(z, num_pieces, z.ndim - 1, "Maxout")
+
+
+# --------------------------------------------------------------------------
+# jax.export: a function exported with the layers among its arguments records
+# their tree structure, which serializing the Exported needs these to write.
+
+
+def _maxout_pieces_to_bytes(aux_data) -> bytes:
+    (num_pieces,) = aux_data
+    return str(num_pieces).encode()
+
+
+jax.export.register_pytree_node_serialization(
+    PReLU,
+    serialized_name="jaxact.PReLU",
+    serialize_auxdata=lambda aux_data: b"",
+    deserialize_auxdata=lambda data: (),
+)
+jax.export.register_pytree_node_serialization(
+    Maxout,
+    serialized_name="jaxact.Maxout",
+    serialize_auxdata=_maxout_pieces_to_bytes,
+    deserialize_auxdata=lambda data: (int(data.decode()),),
+)
