@@ -609,15 +609,19 @@ def _maxout_pieces_to_bytes(aux_data) -> bytes:
     return str(num_pieces).encode()
 
 
-jax.export.register_pytree_node_serialization(
-    PReLU,
-    serialized_name="jaxact.PReLU",
-    serialize_auxdata=lambda aux_data: b"",
-    deserialize_auxdata=lambda data: (),
-)
-jax.export.register_pytree_node_serialization(
-    Maxout,
-    serialized_name="jaxact.Maxout",
-    serialize_auxdata=_maxout_pieces_to_bytes,
-    deserialize_auxdata=lambda data: (int(data.decode()),),
-)
+# A name registers once per process, so only the module jaxact imports does
+# it, not a second copy of this file run under another name (pytest's
+# doctest collection of jaxact/_src, which is not a regular package).
+if __name__ == "jaxact._src.parametric":
+    jax.export.register_pytree_node_serialization(
+        PReLU,
+        serialized_name="jaxact.PReLU",
+        serialize_auxdata=lambda aux_data: b"",
+        deserialize_auxdata=lambda data: (),
+    )
+    jax.export.register_pytree_node_serialization(
+        Maxout,
+        serialized_name="jaxact.Maxout",
+        serialize_auxdata=_maxout_pieces_to_bytes,
+        deserialize_auxdata=lambda data: (int(data.decode()),),
+    )
