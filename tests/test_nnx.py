@@ -1,5 +1,9 @@
 """Tests for jaxact.nnx (flax.nnx layers and mask) and the pytree layers' serialization."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import flax.serialization
 import jax
 import jax.numpy as jnp
@@ -274,3 +278,9 @@ def test_serialized_export_round_trip():
     restored = jax.export.deserialize(exported.serialize())
     assert restored.in_tree == exported.in_tree
     np.testing.assert_allclose(restored.call(other, x), _apply(other, x), rtol=1e-6)
+
+
+def test_import_jaxact_does_not_import_flax():
+    code = "import sys, jaxact; assert 'flax' not in sys.modules, 'flax imported'"
+    repository = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=repository)

@@ -37,6 +37,10 @@ def weight_decay_mask(params):
         optax.adamw(learning_rate, weight_decay=1e-4, mask=jaxact.weight_decay_mask)
         optax.masked(optax.add_decayed_weights(5e-4), jaxact.weight_decay_mask)
 
+    For a flax.nnx model use ``jaxact.nnx.weight_decay_mask(model)``: the
+    ``nnx.State`` that ``nnx.Optimizer`` hands optax no longer says which
+    module a leaf came from, so the slopes are found in the model instead.
+
     Args:
         params: any pytree of parameters, e.g. a dict or list of layers, or an
             equinox Module (filter it to its arrays first, as equinox does for optax).
