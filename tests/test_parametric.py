@@ -173,6 +173,31 @@ def test_prelu_nan_input_reaches_every_derivative_up_to_order_3(argnums):
 
 
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_prelu_half_precision_derivatives_of_every_order(dtype):
+    # Computed in float32 and rounded once: the rules at the kink and for NaN
+    # are float32's, and the slope's gradient is summed in float32.
+    slope = jnp.float32(0.3)
+    for kink in (0.0, -0.0):
+        x = jnp.asarray(kink, dtype)
+        assert float(_partial((0, 1))(x, slope)) == 1.0
+        assert float(_partial((1, 0))(x, slope)) == 1.0
+        assert float(_partial((0, 0))(x, slope)) == 0.0
+        assert float(_partial((1, 1))(x, slope)) == 0.0
+    for argnums in _PARTIALS:
+        assert np.isnan(float(_partial(argnums)(jnp.asarray(jnp.nan, dtype), slope))), argnums
+    x = jnp.asarray([-3.0, -0.5, 0.0, 2.0, jnp.inf, -jnp.inf], dtype)
+    slopes = jnp.full(x.shape, 0.3, jnp.float32)
+    grad_x, grad_slopes = jax.grad(
+        lambda x, a: jnp.sum(jaxact.prelu(x, a).astype(jnp.float32)), (0, 1)
+    )(x, slopes)
+    assert grad_x.dtype == dtype and grad_slopes.dtype == jnp.float32
+    np.testing.assert_array_equal(grad_slopes, [-3.0, -0.5, 0.0, 0.0, 0.0, -jnp.inf])
+    np.testing.assert_array_equal(
+        np.asarray(grad_x, np.float32), np.asarray(jnp.asarray([0.3, 0.3, 0.3, 1, 1, 0.3], dtype))
+    )
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
 @pytest.mark.parametrize("slope", [0.1, 0.25, 0.3, -0.7, 0.0, 3.3])
 def test_prelu_in_half_precision_is_leaky_relu_bit_for_bit_on_every_input(dtype, slope):
     x = jnp.asarray(np.arange(1 << 16, dtype=np.uint16).view(dtype))
