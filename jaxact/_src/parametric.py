@@ -327,7 +327,9 @@ def prelu(x: ArrayLike, negative_slope: ArrayLike, *, channel_axis: int = -1) ->
     it uses gives NaN, and a NaN in ``x`` gives NaN derivatives too (not the
     slope) at every order. At ``x = inf`` the slope's derivative is 0.
 
-    Accuracy: the product :math:`a_i y_i` rounded once (exact for ``y > 0``).
+    Accuracy: exact for ``y > 0``; below, the product :math:`a_i y_i` rounded
+    once in float32 and float64, and for bfloat16 and float16 that float32
+    result rounded once more to the input's dtype (``leaky_relu``'s bits).
 
     Example:
         >>> import jax.numpy as jnp
