@@ -255,6 +255,32 @@ def test_activation_stats_large_mean_small_spread():
     assert float(stats["mean"]) == 1e4 and float(stats["std"]) == 1.0
 
 
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.float32, jnp.float64])
+def test_activation_stats_do_not_overflow_near_the_largest_finite_value(dtype):
+    with jax.enable_x64(dtype == jnp.float64):
+        big = float(jnp.finfo(dtype).max) * 0.9
+        stats = diagnostics.activation_stats(jnp.array([[big, big]], dtype))
+        # The sum (and before the fix the mean) overflowed to inf.
+        assert float(stats["mean"]) == float(jnp.asarray(big, dtype)) and float(stats["std"]) == 0
+        stats = diagnostics.activation_stats(jnp.array([[big, -big]], dtype))
+        # x - mean is finite here, but mean((x - mean)^2) is not without scaling.
+        assert float(stats["mean"]) == 0.0
+        np.testing.assert_allclose(float(stats["std"]), float(jnp.asarray(big, dtype)), rtol=1e-6)
+        stats = jax.jit(diagnostics.activation_stats)(jnp.array([[big, big / 2, 0.0, -big]], dtype))
+        fractions = np.array([1.0, 0.5, 0.0, -1.0])  # of big: numpy's float64 would overflow
+        np.testing.assert_allclose(float(stats["mean"]), fractions.mean() * big, rtol=1e-3)
+        np.testing.assert_allclose(float(stats["std"]), fractions.std() * big, rtol=1e-3)
+
+
+def test_activation_stats_scaling_keeps_ordinary_results_bit_for_bit():
+    # Scaling by a power of two is exact: the same bits as the unscaled formula.
+    h = np.random.default_rng(8).standard_normal((64, 33)).astype(np.float32) * 7 - 2
+    stats = diagnostics.activation_stats(h)
+    mean = jnp.mean(jnp.asarray(h))
+    assert stats["mean"] == mean
+    assert stats["std"] == jnp.sqrt(jnp.mean(jnp.square(jnp.asarray(h) - mean)))
+
+
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32])
 def test_activation_stats_keeps_dtype(dtype):
     h = jnp.array([[0.0, 2.0], [4.0, 6.0]], dtype)
@@ -338,6 +364,16 @@ def test_gradient_norms_errors_name_the_leaf():
         diagnostics.gradient_norms({"w": jnp.ones(2), "step": jnp.array(3)})
     with pytest.raises(TypeError, match=r"grads leaf \[1\] must be a float array, got str"):
         diagnostics.gradient_norms([jnp.ones(2), "oops"])
+
+
+def test_gradient_norms_of_float0_leaves_raise_the_documented_type_error():
+    # grad(allow_int=True) gives float0 gradients for integer inputs; jnp cannot
+    # read their dtype (a numpy "setting an array element" ValueError before).
+    grads = jax.grad(lambda p: p["w"] * 2.0, allow_int=True)({"w": 1.0, "step": jnp.int32(3)})
+    assert grads["step"].dtype == jax.dtypes.float0
+    with pytest.raises(TypeError, match=r"jaxact\.gradient_norms: grads leaf \['step'\] must be "
+                       r"a float array, got dtype float0"):
+        diagnostics.gradient_norms(grads)
 
 
 # --------------------------------------------------------------------------

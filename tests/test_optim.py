@@ -191,3 +191,46 @@ def test_mlp_with_prelu_and_maxout_learns_digits_with_optax():
     slopes = params[1].negative_slope
     assert float(jnp.max(jnp.abs(slopes - 0.25))) > 1e-2, "PReLU slopes did not move"
     assert float(loss) < 0.5
+
+
+# --------------------------------------------------------------------------
+# momentum_sgd's settings
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"learning_rate": 0.1, "momentum": 1.5}, r"momentum must be in \[0, 1\), got 1.5"),
+        ({"learning_rate": 0.1, "momentum": 1.0}, r"momentum must be in \[0, 1\), got 1.0"),
+        ({"learning_rate": 0.1, "momentum": -0.1}, r"momentum must be in \[0, 1\), got -0.1"),
+        ({"learning_rate": 0.1, "momentum": np.nan}, r"momentum must be in \[0, 1\), got nan"),
+        ({"learning_rate": -0.1}, r"learning_rate must be finite and >= 0, got -0.1"),
+        ({"learning_rate": np.inf}, r"learning_rate must be finite and >= 0, got inf"),
+        ({"learning_rate": jnp.float32(-1)}, r"learning_rate must be finite and >= 0, got -1.0"),
+        ({"learning_rate": 0.1, "weight_decay": -5e-4}, r"weight_decay must be finite and >= 0"),
+        ({"learning_rate": jnp.ones(2)}, r"learning_rate must be a scalar, got shape \(2,\)"),
+    ],
+)
+def test_momentum_sgd_refuses_settings_out_of_range(kwargs, message):
+    with pytest.raises(ValueError, match=r"jaxact.momentum_sgd: " + message):
+        jaxact.momentum_sgd(**kwargs)
+
+
+def test_momentum_sgd_accepts_the_edges_schedules_and_traced_settings():
+    params = {"w": jnp.ones(2)}
+    grads = {"w": jnp.full(2, 2.0)}
+    for optimizer in [
+        jaxact.momentum_sgd(0.0, 0.0),
+        jaxact.momentum_sgd(optax.constant_schedule(0.0), 0.5),
+    ]:
+        updates, _ = optimizer.update(grads, optimizer.init(params), params)
+        np.testing.assert_array_equal(updates["w"], 0.0)
+    with pytest.raises(TypeError, match=r"jaxact.momentum_sgd: learning_rate must be an array"):
+        jaxact.momentum_sgd("0.1")
+
+    @jax.jit
+    def first_update(learning_rate, momentum):
+        optimizer = jaxact.momentum_sgd(learning_rate, momentum)
+        return optimizer.update(grads, optimizer.init(params), params)[0]
+
+    np.testing.assert_allclose(first_update(0.5, 0.9)["w"], -1.0)

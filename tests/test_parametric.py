@@ -125,6 +125,124 @@ def test_prelu_keeps_the_input_dtype_and_the_slope_gradient_dtype(dtype):
     assert float(dslope) == -2.5
 
 
+# The kink and NaN at every order up to 3: each sequence of partials, 0 for
+# x and 1 for the slope, e.g. (0, 1) is d/da (df/dx).
+_PARTIALS = [
+    (i,) + rest
+    for i in (0, 1)
+    for rest in [(), (0,), (1,), (0, 0), (0, 1), (1, 0), (1, 1)]
+]
+
+
+def _partial(argnums):
+    function = jaxact.prelu
+    for argnum in argnums:
+        function = jax.grad(function, argnum)
+    return function
+
+
+@pytest.mark.parametrize("kink", [0.0, -0.0])
+def test_prelu_second_and_third_derivatives_at_the_kink_follow_the_slope_side(kink):
+    slope = 0.3
+    # f = a * x on the documented side x <= 0: d2f/dx da = 1 in either order
+    # (autodiff of min(x, -0.0) splits the tie and gave 1/2 for d/dx (df/da)).
+    assert float(_partial((0, 1))(kink, slope)) == 1.0
+    assert float(_partial((1, 0))(kink, slope)) == 1.0
+    assert float(_partial((0, 0))(kink, slope)) == 0.0
+    assert float(_partial((1, 1))(kink, slope)) == 0.0
+    for argnums in _PARTIALS:
+        if len(argnums) == 3:
+            assert float(_partial(argnums)(kink, slope)) == 0.0, argnums
+    # The same numbers from forward mode (jax.hessian), on an array.
+    x = jnp.array([kink, -1.0, 2.0])
+    hessian = jax.hessian(lambda x, a: jnp.sum(jaxact.prelu(x, a)), (0, 1))(x, slope)
+    np.testing.assert_array_equal(hessian[0][1], [1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(hessian[1][0], [1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(hessian[0][0], np.zeros((3, 3)))
+    assert float(hessian[1][1]) == 0.0
+
+
+@pytest.mark.parametrize("argnums", _PARTIALS, ids=str)
+def test_prelu_nan_input_reaches_every_derivative_up_to_order_3(argnums):
+    assert np.isnan(_partial(argnums)(jnp.nan, 0.3)), argnums
+    # and no NaN where the input is a number
+    for x in (-jnp.inf, -2.0, 0.0, 2.0, jnp.inf):
+        if argnums == (1,) and x == -jnp.inf:
+            continue  # df/da = x = -inf there
+        assert np.isfinite(_partial(argnums)(x, 0.3)), (argnums, x)
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_prelu_half_precision_derivatives_of_every_order(dtype):
+    # Computed in float32 and rounded once: the rules at the kink and for NaN
+    # are float32's, and the slope's gradient is summed in float32.
+    slope = jnp.float32(0.3)
+    for kink in (0.0, -0.0):
+        x = jnp.asarray(kink, dtype)
+        assert float(_partial((0, 1))(x, slope)) == 1.0
+        assert float(_partial((1, 0))(x, slope)) == 1.0
+        assert float(_partial((0, 0))(x, slope)) == 0.0
+        assert float(_partial((1, 1))(x, slope)) == 0.0
+    for argnums in _PARTIALS:
+        assert np.isnan(float(_partial(argnums)(jnp.asarray(jnp.nan, dtype), slope))), argnums
+    x = jnp.asarray([-3.0, -0.5, 0.0, 2.0, jnp.inf, -jnp.inf], dtype)
+    slopes = jnp.full(x.shape, 0.3, jnp.float32)
+    grad_x, grad_slopes = jax.grad(
+        lambda x, a: jnp.sum(jaxact.prelu(x, a).astype(jnp.float32)), (0, 1)
+    )(x, slopes)
+    assert grad_x.dtype == dtype and grad_slopes.dtype == jnp.float32
+    np.testing.assert_array_equal(grad_slopes, [-3.0, -0.5, 0.0, 0.0, 0.0, -jnp.inf])
+    np.testing.assert_array_equal(
+        np.asarray(grad_x, np.float32), np.asarray(jnp.asarray([0.3, 0.3, 0.3, 1, 1, 0.3], dtype))
+    )
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+@pytest.mark.parametrize("slope", [0.1, 0.25, 0.3, -0.7, 0.0, 3.3])
+def test_prelu_in_half_precision_is_leaky_relu_bit_for_bit_on_every_input(dtype, slope):
+    x = jnp.asarray(np.arange(1 << 16, dtype=np.uint16).view(dtype))
+    got = np.asarray(jaxact.prelu(x, slope)).view(np.uint16)
+    np.testing.assert_array_equal(got, np.asarray(jaxact.leaky_relu(x, slope)).view(np.uint16))
+    # Both are the float32 result with the float32 slope, rounded once (rounding
+    # the slope to bfloat16 first differed on 15,387 of the inputs at 0.1).
+    float32 = jaxact.prelu(x.astype(jnp.float32), jnp.float32(slope)).astype(dtype)
+    np.testing.assert_array_equal(got, np.asarray(float32).view(np.uint16))
+    # The derivative in x is the float32 slope rounded once, as leaky_relu's.
+    finite = x[jnp.isfinite(x)]
+    ones = jnp.ones_like(finite)
+    _, tangent = jax.jvp(lambda v: jaxact.prelu(v, slope), (finite,), (ones,))
+    _, leaky = jax.jvp(lambda v: jaxact.leaky_relu(v, slope), (finite,), (ones,))
+    assert tangent.dtype == dtype
+    np.testing.assert_array_equal(
+        np.asarray(tangent[finite != 0]), np.asarray(leaky[finite != 0])
+    )
+
+
+def test_prelu_channelwise_half_precision_uses_each_float32_slope():
+    slopes = jnp.array([0.1, 0.3, 0.7], jnp.float32)
+    x = jnp.asarray(np.arange(1 << 16, dtype=np.uint16).view(jnp.bfloat16)[:65535])
+    x = x.reshape(-1, 3)
+    got = jaxact.prelu(x, slopes)
+    for channel in range(3):
+        expected = jaxact.leaky_relu(x[:, channel], slopes[channel])
+        np.testing.assert_array_equal(
+            np.asarray(got[:, channel]).view(np.uint16), np.asarray(expected).view(np.uint16)
+        )
+
+
+def test_prelu_keeps_weak_types_as_jnp():
+    with jax.enable_x64(False):
+        weak = jaxact.prelu(0.5, 0.25)
+        assert weak.dtype == jnp.float32 and weak.weak_type
+        assert (weak * jnp.ones(3, jnp.bfloat16)).dtype == jnp.bfloat16
+        assert (jaxact.prelu(-0.5, 0.25) * jnp.ones(3, jnp.bfloat16)).dtype == jnp.bfloat16
+        assert jax.jit(jaxact.prelu)(-0.5, 0.25).weak_type
+        # A float32 slope array makes the result float32, as jnp promotes it.
+        strong = jaxact.prelu(0.5, jnp.float32(0.25))
+        assert strong.dtype == jnp.float32 and not strong.weak_type
+        assert not jaxact.prelu(jnp.float32(0.5), 0.25).weak_type
+
+
 def test_prelu_jit_and_eager_agree_and_integer_input_promotes():
     x = _random((5, 3))
     slope = np.array([0.1, 0.2, 0.3])
@@ -148,6 +266,17 @@ def test_prelu_errors_name_the_argument():
         jaxact.prelu([1.0, -1.0], 0.25)
     with pytest.raises(ValueError, match=r"x is a scalar"):
         jaxact.prelu(1.0, jnp.ones(2))
+    # Empty slopes and slopes with an axis of the wrong size name the argument.
+    for slope, message in [
+        (jnp.ones(0), r"jaxact.prelu: negative_slope has 0 values but x has 4 channels"),
+        (jnp.ones((0, 4)), r"jaxact.prelu: negative_slope of shape \(0, 4\) does not"),
+        (jnp.ones((2, 0)), r"jaxact.prelu: negative_slope of shape \(2, 0\) does not"),
+        (jnp.ones((1, 2, 4)), r"jaxact.prelu: negative_slope of shape \(1, 2, 4\) does not"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            jaxact.prelu(x, slope)
+    with pytest.raises(ValueError, match=r"jaxact.prelu: negative_slope has 3 values"):
+        jaxact.PReLU.init(3)(x)
 
 
 # --------------------------------------------------------------------------
@@ -398,6 +527,24 @@ def test_maxout_layer_errors_give_the_numbers():
         int_layer(jnp.ones((3, 4)))
     with pytest.raises(ValueError, match=r"6 features along axis 1 do not divide .*num_pieces=4"):
         jaxact.Maxout(jnp.ones((4, 6)), jnp.zeros(6), 4)(jnp.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\) .* got shape \(3,\)"):
+        jaxact.Maxout(layer.weight, jnp.zeros(3), 2)(jnp.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"Maxout: weight must have shape \(in_features, out"):
+        jaxact.Maxout(jnp.ones((4, 2, 2)), jnp.zeros(4), 2)(jnp.ones((3, 4)))
+
+
+def test_maxout_layer_refuses_a_bias_that_would_broadcast_to_a_new_batch():
+    # A (3, 6) bias on a (4,) input used to broadcast into a (3, 3) output.
+    layer = jaxact.Maxout(jnp.ones((4, 6)), jnp.ones((3, 6)), 2)
+    with pytest.raises(ValueError, match=r"jaxact.Maxout: bias must have shape \(6,\)"):
+        layer(jnp.ones(4))
+    with pytest.raises(ValueError, match=r"jaxact.Maxout: bias must have shape \(6,\)"):
+        jax.jit(lambda m, x: m(x))(layer, jnp.ones(4))
+
+
+def test_maxout_complex_error_names_z():
+    with pytest.raises(TypeError, match=r"jaxact.maxout: z must be real, got dtype complex"):
+        jaxact.maxout(jnp.ones(4, jnp.complex64), 2)
 
 
 # --------------------------------------------------------------------------

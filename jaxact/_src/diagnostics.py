@@ -302,10 +302,23 @@ def saturated_fraction(
 @jax.jit
 def _mean_and_std(h: jax.Array) -> tuple[jax.Array, jax.Array]:
     x = _upcast(h)
-    mean = jnp.mean(x)
+    # Computed on x / 2^e with 2^e >= max |x|: the sum of [[3e38, 3e38]]
+    # overflowed to an infinite mean, and x - mean to an infinite std. A power
+    # of two scales exactly (short of the subnormals, negligible beside the
+    # largest entry), so every other result is unchanged; mean and std are at
+    # most max |x| and scale back without overflow.
+    largest = jnp.max(jnp.abs(x))
+    usable = (largest > 0) & jnp.isfinite(largest)
+    # Zero, inf and NaN need no scaling: the results are then 0, inf or NaN.
+    exponent = jnp.where(usable, jnp.frexp(largest)[1], 0)
+    scaled = jnp.ldexp(x, -exponent)
+    mean = jnp.mean(scaled)
     # Two passes: the one-pass E[x^2] - E[x]^2 cancels when |mean| >> std.
-    std = jnp.sqrt(jnp.mean(jnp.square(x - mean)))
-    return mean.astype(h.dtype), std.astype(h.dtype)
+    std = jnp.sqrt(jnp.mean(jnp.square(scaled - mean)))
+    return (
+        jnp.ldexp(mean, exponent).astype(h.dtype),
+        jnp.ldexp(std, exponent).astype(h.dtype),
+    )
 
 
 def activation_stats(h: ArrayLike) -> dict[str, jax.Array]:
@@ -325,8 +338,10 @@ def activation_stats(h: ArrayLike) -> dict[str, jax.Array]:
 
     Returns:
         ``{"mean": mu, "std": sigma}``, scalars of ``h``'s float dtype
-        (half-precision inputs are accumulated in float32). NaN in ``h``
-        gives NaN in both; an infinite entry gives an infinite or NaN result.
+        (half-precision inputs are accumulated in float32). They do not
+        overflow while the true values are finite (``[[3e38, 3e38]]`` has
+        mean 3e38 and std 0). NaN in ``h`` gives NaN in both; an infinite
+        entry gives an infinite or NaN result.
 
     Raises:
         TypeError: if ``h`` is not a real array or number.
@@ -365,6 +380,12 @@ def _l2_norm(leaf: jax.Array) -> jax.Array:
 
 def _leaf_norm(path, leaf) -> jax.Array:
     where = jax.tree_util.keystr(path) or "(root)"
+    if getattr(leaf, "dtype", None) == jax.dtypes.float0:
+        # Checked first: jnp cannot even read a float0 array's dtype.
+        raise TypeError(
+            f"jaxact.gradient_norms: grads leaf {where} must be a float array, got dtype "
+            f"float0 (the gradient of an integer input under grad(allow_int=True))"
+        )
     try:
         array = as_float_array("gradient_norms", leaf, f"grads leaf {where}")
     except TypeError:

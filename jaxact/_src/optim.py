@@ -8,9 +8,13 @@ transformations: a mask chosen by where a leaf sits in the tree, and
 
 from __future__ import annotations
 
+import math
+
 import jax
+import numpy as np
 import optax
 
+from jaxact._src.checks import as_real_array, is_concrete
 from jaxact._src.parametric import PReLU
 
 
@@ -32,6 +36,10 @@ def weight_decay_mask(params):
 
         optax.adamw(learning_rate, weight_decay=1e-4, mask=jaxact.weight_decay_mask)
         optax.masked(optax.add_decayed_weights(5e-4), jaxact.weight_decay_mask)
+
+    For a flax.nnx model use ``jaxact.nnx.weight_decay_mask(model)``: the
+    ``nnx.State`` that ``nnx.Optimizer`` hands optax no longer says which
+    module a leaf came from, so the slopes are found in the model instead.
 
     Args:
         params: any pytree of parameters, e.g. a dict or list of layers, or an
@@ -56,6 +64,26 @@ def weight_decay_mask(params):
         return True
 
     return jax.tree.map(mark, params, is_leaf=_is_prelu)
+
+
+def _check_hyperparameter(arg_name: str, value, *, below_one: bool = False):
+    """Checks a concrete ``momentum_sgd`` setting: finite and >= 0 (< 1 with ``below_one``).
+
+    A traced value (a hyperparameter swept under vmap, say) cannot be checked
+    without a host round trip and is passed through as it is.
+    """
+    array = as_real_array("momentum_sgd", value, arg_name)
+    if array.ndim != 0:
+        raise ValueError(
+            f"jaxact.momentum_sgd: {arg_name} must be a scalar, got shape {array.shape}"
+        )
+    if not is_concrete(value):
+        return value
+    number = float(np.asarray(value, dtype=np.float64))
+    if not 0.0 <= number < (1.0 if below_one else math.inf):
+        interval = "in [0, 1)" if below_one else "finite and >= 0"
+        raise ValueError(f"jaxact.momentum_sgd: {arg_name} must be {interval}, got {number}")
+    return value
 
 
 def momentum_sgd(
@@ -84,13 +112,19 @@ def momentum_sgd(
     as in the paper's training set-up, where the slopes get no decay.
 
     Args:
-        learning_rate: ε, a constant step size.
+        learning_rate: ε >= 0 and finite, a constant step size (an optax schedule, a
+            callable, is passed to optax unchecked).
         momentum: μ, in [0, 1); He et al. use 0.9.
-        weight_decay: λ, the L2 coefficient for the non-slope parameters
+        weight_decay: λ >= 0 and finite, the L2 coefficient for the non-slope parameters
             (He et al. use 5e-4); 0 disables it.
 
     Returns:
         An ``optax.GradientTransformation``.
+
+    Raises:
+        TypeError: if a setting is not a real number or array.
+        ValueError: if a concrete setting is out of its range (NaN included)
+            or not a scalar; traced settings are not checked.
 
     Example:
         >>> import jax.numpy as jnp
@@ -104,6 +138,10 @@ def momentum_sgd(
         >>> optax.apply_updates(params, updates)["act"].negative_slope  # 0.25 - 0.1 * 1
         Array(0.15, dtype=float32)
     """
+    if not callable(learning_rate):
+        _check_hyperparameter("learning_rate", learning_rate)
+    _check_hyperparameter("momentum", momentum, below_one=True)
+    _check_hyperparameter("weight_decay", weight_decay)
     return optax.chain(
         optax.add_decayed_weights(weight_decay, mask=weight_decay_mask),
         optax.sgd(learning_rate, momentum=momentum),

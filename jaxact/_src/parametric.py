@@ -3,13 +3,17 @@
 ``prelu`` and ``maxout`` are pure functions; ``PReLU`` and ``Maxout`` are small
 frozen dataclasses registered as pytrees, whose array fields are the learned
 values and whose integer settings are static. They need no framework: jit,
-grad, vmap and optax see them as ordinary trees of arrays, and an equinox or
-flax.nnx module can hold them as fields.
+grad, vmap and optax see them as ordinary trees of arrays, and an equinox
+module can hold them as fields. For flax.nnx, ``jaxact.nnx`` has the same
+layers as ``nnx.Module`` with ``nnx.Param`` state. Both pytrees can be
+arguments of a ``jax.export``-ed function, whose serialization knows them.
 
-Both layers compute in the input's dtype, as flax layers do: the parameters
-are cast to ``x.dtype`` inside the call (so a bfloat16 input gives a bfloat16
-output from float32 parameters), and the gradients come back in the
-parameters' own dtype.
+Both layers return the input's dtype, as flax layers do, and the gradients
+come back in the parameters' own dtype. ``prelu`` follows the half-precision
+policy of every jaxact function: a bfloat16 or float16 input is computed in
+float32 with the float32 slope and rounded once (so it equals
+``jaxact.leaky_relu`` bit for bit for a scalar slope); ``Maxout`` casts its
+parameters to the input's dtype, since its matmul is where the time goes.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_real_array
+from jaxact._src.jvp import cast, compute_dtype, upcast
 
 # --------------------------------------------------------------------------
 # argument checks shared by the functions and the layers
@@ -89,45 +94,146 @@ def _axis(fn_name: str, arg_name: str, axis, ndim: int) -> int:
 def _negative_part(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
     # a * y for y <= 0. With a = 0 the function is relu, whose limit at -inf is
     # 0, but 0 * -inf is NaN: feed that product the lowest finite value instead.
-    # jnp.maximum keeps NaN, so NaN inputs still give NaN.
-    lowest = jnp.finfo(x.dtype).min
+    # jnp.maximum keeps NaN, so NaN inputs still give NaN. The bound is a
+    # Python float so that a weakly typed input stays weakly typed.
+    lowest = float(jnp.finfo(x.dtype).min)
     return negative_slope * jnp.where(negative_slope == 0, jnp.maximum(x, lowest), x)
 
 
 def _prelu_value(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
+    # The formula of jaxact.leaky_relu, on the same float32 operands for half
+    # precision, so the two agree bit for bit for a scalar slope.
     return jnp.where(x > 0, x, _negative_part(x, negative_slope))
 
 
-_prelu = jax.custom_jvp(jax.jit(_prelu_value))
+# prelu is piecewise linear in x and linear in the slope, so every derivative
+# of order two or more is 0 or the indicator of the slope's side. Each is a
+# custom_jvp of its own, for two reasons. At the kink y = 0 every order keeps
+# the documented branch (y <= 0), so the mixed partials agree (1 both ways;
+# autodiff of min(y, -0.0) splits the tie and gives 1/2). And a NaN input
+# stays NaN at every order, where plain autodiff of a select or a constant
+# gives 0.
+
+
+def _sum_of_terms(shape_like: jax.Array, terms: list) -> jax.Array:
+    if not terms:
+        return jnp.zeros_like(shape_like)
+    return sum(terms[1:], terms[0])
+
+
+def _nan_carrying_jvp(function):
+    """The JVP rule of ``function(x, slope)`` whose partials are both 0 but for NaN.
+
+    The slope is an argument of these functions only so that a derivative in
+    the slope carries a NaN input too.
+    """
+
+    def jvp(primals, tangents):
+        (x, slope), (x_dot, slope_dot) = primals, tangents
+        terms = [
+            dot * _zero_unless_nan(x, slope)
+            for dot in (x_dot, slope_dot)
+            if not isinstance(dot, SymbolicZero)
+        ]
+        primal = function(x, slope)
+        return primal, _sum_of_terms(primal, terms)
+
+    function.defjvp(jvp, symbolic_zeros=True)
+    return function
+
+
+@_nan_carrying_jvp
+@jax.custom_jvp
+def _zero_unless_nan(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
+    """0, or NaN where x is NaN: a vanishing derivative that still carries NaN."""
+    del negative_slope
+    return jnp.where(jnp.isnan(x), x, jnp.zeros_like(x))
+
+
+@_nan_carrying_jvp
+@jax.custom_jvp
+def _slope_side(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
+    """1 for x <= 0 (the slope's side, the kink included), 0 for x > 0, NaN for NaN."""
+    del negative_slope
+    return jnp.where(x > 0, 0, jnp.where(x <= 0, 1, jnp.nan)).astype(x.dtype)
+
+
+@jax.custom_jvp
+def _d_dx(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
+    """df/dx: 1 for x > 0, the slope for x <= 0, NaN for a NaN input."""
+    return jnp.where(x > 0, 1, jnp.where(x <= 0, negative_slope, jnp.nan)).astype(x.dtype)
+
+
+def _d_dx_jvp(primals, tangents):
+    (x, slope), (x_dot, slope_dot) = primals, tangents
+    terms = []
+    if not isinstance(x_dot, SymbolicZero):
+        terms.append(x_dot * _zero_unless_nan(x, slope))
+    if not isinstance(slope_dot, SymbolicZero):
+        terms.append(slope_dot * _slope_side(x, slope))
+    primal = _d_dx(x, slope)
+    return primal, _sum_of_terms(primal, terms)
+
+
+_d_dx.defjvp(_d_dx_jvp, symbolic_zeros=True)
+
+
+@jax.custom_jvp
+def _d_dslope(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
+    """df/da per position: x for x <= 0, 0 for x > 0 (NaN for NaN).
+
+    min(x, -0.0), which differs from min(x, 0) only in the sign of a zero.
+    The slope is an argument only so that d²f/da² (0) carries a NaN input.
+    Why this form: XLA's CPU backend fuses a multiply and a min into the
+    reduction that sums df/da over the positions sharing a slope, but not a
+    select, nor a broadcast that other fusions use too, and the 0 of
+    ``x > 0`` is such a broadcast; -0.0 is a constant of its own. Written
+    with a select or with min(x, 0), the masked product was written out as
+    a full-size array and read back: forward+vjp in x and slopes measured
+    1.21-1.38x leaky_relu's vjp in x alone, against 1.10x this way.
+    """
+    del negative_slope
+    return jnp.minimum(x, -0.0)
+
+
+def _d_dslope_jvp(primals, tangents):
+    (x, slope), (x_dot, slope_dot) = primals, tangents
+    terms = []
+    if not isinstance(x_dot, SymbolicZero):
+        terms.append(x_dot * _slope_side(x, slope))
+    if not isinstance(slope_dot, SymbolicZero):
+        terms.append(slope_dot * _zero_unless_nan(x, slope))
+    primal = _d_dslope(x, slope)
+    return primal, _sum_of_terms(primal, terms)
+
+
+_d_dslope.defjvp(_d_dslope_jvp, symbolic_zeros=True)
+
+
+@jax.custom_jvp
+@jax.jit
+def _prelu(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
+    # Half precision: computed in float32 with the float32 slope and rounded
+    # once, the policy of every jaxact function (and so leaky_relu's result).
+    return cast(_prelu_value(upcast(x), negative_slope), x.dtype)
 
 
 def _prelu_jvp(primals, tangents):
     (x, slope), (x_dot, slope_dot) = primals, tangents
-    positive = x > 0
-    y = _prelu_value(x, slope)
+    # The value through _prelu itself, so that a derivative of this rule's
+    # primal output goes through the rule again.
+    y = _prelu(x, slope)
+    wide = upcast(x)
     # Symbolic zeros let an untrained slope (or a constant input) skip its term
-    # instead of multiplying a full-size array of zeros.
-    tangent = []
+    # instead of multiplying a full-size array of zeros. slope_dot has the
+    # slope's shape, so the transpose sums df/da over every position that
+    # shares a slope.
+    terms = []
     if not isinstance(x_dot, SymbolicZero):
-        # A NaN input is on neither side: its derivative is NaN, not the
-        # slope, as for jaxact.leaky_relu.
-        negative_side = jnp.where(x <= 0, slope, jnp.nan)
-        tangent.append(x_dot * jnp.where(positive, jnp.ones_like(slope), negative_side))
+        terms.append(upcast(x_dot) * _d_dx(wide, slope))
     if not isinstance(slope_dot, SymbolicZero):
-        # df/da = y for y <= 0, else 0: min(y, -0.0), which differs from
-        # min(y, 0) only in the sign of a zero. slope_dot has the slope's
-        # shape, so the transpose sums df/da over every position that shares
-        # a slope. Why this form: XLA's CPU backend fuses a multiply and a
-        # min into its reduction kernel, but not a select and not a broadcast
-        # that other fusions use too, and the 0 of `x > 0` is such a
-        # broadcast; -0.0 is a constant of its own. Written with a select or
-        # with min(y, 0), the masked product is written out as a full-size
-        # array and read back: forward+vjp in x and slopes measured
-        # 1.21-1.38x leaky_relu's vjp in x alone, against 1.10x this way.
-        tangent.append(jnp.minimum(x, -0.0) * slope_dot)
-    if not tangent:
-        return y, jnp.zeros_like(y)
-    return y, sum(tangent[1:], tangent[0])
+        terms.append(_d_dslope(wide, slope) * slope_dot)
+    return y, cast(_sum_of_terms(wide, terms), x.dtype)
 
 
 _prelu.defjvp(_prelu_jvp, symbolic_zeros=True)
@@ -191,28 +297,39 @@ def prelu(x: ArrayLike, negative_slope: ArrayLike, *, channel_axis: int = -1) ->
               slope and ``(H, 1, C)`` shares each slope along W (Keras'
               ``shared_axes=[2]``).
 
-            It is cast to ``x``'s dtype: the computation happens in the input's
-            dtype, as flax does.
+            It is used in ``x``'s dtype, and in float32 for bfloat16 and
+            float16 inputs, which are computed in float32 and rounded once
+            (the policy of :func:`jaxact.leaky_relu`, whose results prelu
+            matches bit for bit for a scalar slope).
         channel_axis: the axis of ``x`` that a vector of slopes runs along;
             -1 (channels last) by default. Ignored for other slope shapes, but
             still checked to be in range.
 
     Returns:
-        An array of ``x``'s shape and floating dtype.
+        An array of ``x``'s shape and floating dtype, weakly typed when ``x``
+        and ``negative_slope`` both are (Python scalars), as ``jnp`` gives.
 
     Raises:
         TypeError: if ``negative_slope`` is not floating or ``channel_axis`` not an int.
-        ValueError: if ``channel_axis`` is out of range or the slope does not fit ``x``.
+        ValueError: if ``channel_axis`` is out of range or the slope does not fit
+            ``x`` (wrong length, empty, or not broadcastable to ``x.shape``).
 
     Derivatives, as the source writes them: :math:`\partial f/\partial y_i = 1`
     for :math:`y_i > 0` and :math:`a_i` for :math:`y_i \le 0` (so at the kink
     :math:`f'(0) = a`); :math:`\partial f/\partial a = \sum_i y_i` over the
-    positions :math:`y_i \le 0` that share the slope :math:`a`.
+    positions :math:`y_i \le 0` that share the slope :math:`a`. Higher
+    orders keep the kink on the :math:`y \le 0` side: the mixed partials
+    :math:`\partial^2 f/\partial y\,\partial a` are 1 there in either
+    order, and :math:`\partial^2 f/\partial y^2 = \partial^2 f/\partial a^2 = 0`.
 
     Limits: ``prelu(inf) = inf``; ``prelu(-inf) = -inf * a`` for ``a != 0`` and
     0 for ``a = 0`` (the limit, not ``0 * -inf``); NaN in ``x`` or in a slope
     it uses gives NaN, and a NaN in ``x`` gives NaN derivatives too (not the
-    slope). At ``x = inf`` the slope's derivative is 0.
+    slope) at every order. At ``x = inf`` the slope's derivative is 0.
+
+    Accuracy: exact for ``y > 0``; below, the product :math:`a_i y_i` rounded
+    once in float32 and float64, and for bfloat16 and float16 that float32
+    result rounded once more to the input's dtype (``leaky_relu``'s bits).
 
     Example:
         >>> import jax.numpy as jnp
@@ -230,7 +347,7 @@ def prelu(x: ArrayLike, negative_slope: ArrayLike, *, channel_axis: int = -1) ->
     x = as_float_array("prelu", x)
     slope = _float_parameter("prelu", "negative_slope", negative_slope)
     slope = _broadcastable_slope(x, slope, channel_axis)
-    return _prelu(x, slope.astype(x.dtype))
+    return _prelu(x, cast(slope, compute_dtype(x.dtype)))
 
 
 @functools.partial(
@@ -365,7 +482,7 @@ def maxout(z: ArrayLike, num_pieces: int, *, axis: int = -1) -> jax.Array:
     Reference: I. Goodfellow, D. Warde-Farley, M. Mirza, A. Courville,
     Y. Bengio, "Maxout Networks", ICML 2013.
     """
-    z = as_real_array("maxout", z)
+    z = as_real_array("maxout", z, "z")
     num_pieces = _count("maxout", "num_pieces", num_pieces)
     if z.ndim == 0:
         raise ValueError("jaxact.maxout: z must have at least one dimension, got a scalar")
@@ -452,11 +569,29 @@ class Maxout:
         return self.weight.shape[-1] // self.num_pieces
 
     def __call__(self, x: ArrayLike) -> jax.Array:
-        """Maxout units of ``x`` (shape ``(..., in_features)``): shape ``(..., out_features)``."""
+        """Maxout units of ``x`` (shape ``(..., in_features)``): shape ``(..., out_features)``.
+
+        Raises:
+            TypeError: if ``weight`` or ``bias`` is not floating.
+            ValueError: if ``weight`` is not 2-D, ``bias`` is not of shape
+                ``(weight.shape[1],)``, ``x``'s last axis is not ``in_features``,
+                or the width does not divide by ``num_pieces``.
+        """
         x = as_float_array("Maxout", x)
         weight = _float_parameter("Maxout", "weight", self.weight)
         bias = _float_parameter("Maxout", "bias", self.bias)
         num_pieces = _count("Maxout", "num_pieces", self.num_pieces)
+        if weight.ndim != 2:
+            raise ValueError(
+                f"jaxact.Maxout: weight must have shape (in_features, out_features * "
+                f"num_pieces), got shape {weight.shape}"
+            )
+        if bias.shape != weight.shape[1:]:
+            # Checked, not broadcast: a (3, 6) bias would silently add a batch axis.
+            raise ValueError(
+                f"jaxact.Maxout: bias must have shape {weight.shape[1:]} (one value per "
+                f"column of weight, shape {weight.shape}), got shape {bias.shape}"
+            )
         if x.ndim == 0 or x.shape[-1] != weight.shape[0]:
             raise ValueError(
                 f"jaxact.Maxout: x's last axis has {x.shape[-1] if x.ndim else 0} features "
@@ -464,3 +599,31 @@ class Maxout:
             )
         z = x @ weight.astype(x.dtype) + bias.astype(x.dtype)
         return _maxout(z, num_pieces, z.ndim - 1, "Maxout")
+
+
+# --------------------------------------------------------------------------
+# jax.export: a function exported with the layers among its arguments records
+# their tree structure, which serializing the Exported needs these to write.
+
+
+def _maxout_pieces_to_bytes(aux_data) -> bytes:
+    (num_pieces,) = aux_data
+    return str(num_pieces).encode()
+
+
+# A name registers once per process, so only the module jaxact imports does
+# it, not a second copy of this file run under another name (pytest's
+# doctest collection of jaxact/_src, which is not a regular package).
+if __name__ == "jaxact._src.parametric":
+    jax.export.register_pytree_node_serialization(
+        PReLU,
+        serialized_name="jaxact.PReLU",
+        serialize_auxdata=lambda aux_data: b"",
+        deserialize_auxdata=lambda data: (),
+    )
+    jax.export.register_pytree_node_serialization(
+        Maxout,
+        serialized_name="jaxact.Maxout",
+        serialize_auxdata=_maxout_pieces_to_bytes,
+        deserialize_auxdata=lambda data: (int(data.decode()),),
+    )
