@@ -36,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxact._src.jax_internals import eager_constant_folding
+
 # Switch point of the accurate expm1 below. For z < -ln 2, exp(z) <= 1/2 and
 # exp(z) - 1 loses nothing: the relative error of exp(z) is multiplied by
 # exp(z) / (1 - exp(z)) <= 1. Above it that factor grows without bound as
@@ -136,13 +138,9 @@ def staged_constants(activation):
     folds the constant it gets back: sigmoid(0.6) came out 0.667 instead of
     0.646, and gradients were off as well. Every public function that uses
     opaque goes through this wrapper, so the switch is off for the whole
-    call, derivative rules included.
+    call, derivative rules included. (The switch is private JAX API, looked
+    up in jax_internals, which fails at import on a JAX without it.)
     """
-    try:  # the switch behind ensure_compile_time_eval is not public API
-        from jax._src.config import eager_constant_folding
-    except ImportError:  # a JAX that renamed it: call as is
-        return activation
-
     @functools.wraps(activation)
     def call(*args):
         with eager_constant_folding(False):
