@@ -80,3 +80,102 @@ def test_import_succeeds_unpatched():
     result = run_python("import jaxact; print(float(jaxact.sigmoid(0.0)))")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0.5"
+
+
+# --------------------------------------------------------------------------
+# weak types (item 1) and integer promotion (item 2), as jax.numpy
+
+import functools  # noqa: E402
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import jaxact  # noqa: E402
+
+# Each jaxact function beside the jax.nn (or jnp) function whose type rules it follows.
+UNARY = {
+    "sigmoid": (jaxact.sigmoid, jax.nn.sigmoid),
+    "tanh": (jaxact.tanh, jnp.tanh),
+    "softplus": (jaxact.softplus, jax.nn.softplus),
+    "log_sigmoid": (jaxact.log_sigmoid, jax.nn.log_sigmoid),
+    "elu": (jaxact.elu, jax.nn.elu),
+    "leaky_relu": (jaxact.leaky_relu, jax.nn.leaky_relu),
+    "relu": (jaxact.relu, jax.nn.relu),
+    "generalized_logistic": (jaxact.generalized_logistic, jax.nn.sigmoid),
+    "generalized_logistic(alpha=2)": (
+        functools.partial(jaxact.generalized_logistic, alpha=2.0),
+        lambda x: jax.nn.sigmoid(x) * jax.nn.sigmoid(x),
+    ),
+}
+# With a parameter: jaxact's function and jax.nn's (generalized_logistic's
+# type rules are those of exp(alpha log sigmoid(x))).
+BINARY = {
+    "elu": (jaxact.elu, jax.nn.elu),
+    "leaky_relu": (jaxact.leaky_relu, jax.nn.leaky_relu),
+    "generalized_logistic": (
+        jaxact.generalized_logistic, lambda x, a: jnp.exp(a * jax.nn.log_sigmoid(x))
+    ),
+}
+
+
+def weak(value) -> bool:
+    return jax.typeof(value).weak_type
+
+
+@pytest.mark.parametrize("name", list(UNARY))
+def test_python_scalar_gives_a_weakly_typed_result_as_jax_nn(name):
+    fn, reference = UNARY[name]
+    assert weak(fn(0.5)) and weak(reference(0.5))
+    assert (fn(0.5) * jnp.ones(3, jnp.bfloat16)).dtype == jnp.bfloat16
+    assert (fn(-0.5) * jnp.ones(3, jnp.float16)).dtype == jnp.float16
+    # Under jit and grad as well, and an array keeps its strong type.
+    assert jax.jit(lambda: fn(0.5) * jnp.ones(2, jnp.bfloat16))().dtype == jnp.bfloat16
+    assert weak(jax.jit(fn)(0.5)) == weak(jax.jit(reference)(0.5))
+    assert weak(jax.grad(fn)(0.5)) == weak(jax.grad(reference)(0.5))
+    assert not weak(fn(jnp.float32(0.5))) and not weak(fn(np.float32(0.5)))
+    assert fn(0.5).dtype == jnp.float32
+
+
+@pytest.mark.parametrize("name", list(BINARY))
+@pytest.mark.parametrize(
+    "x, param",
+    [
+        (0.5, 0.25),
+        (-0.5, 0.25),
+        (0.5, jnp.float32(0.25)),
+        (jnp.float32(-0.5), 0.25),
+        (jnp.float32(-0.5), jnp.float32(0.25)),
+        (jnp.asarray([0.5, -1.0]), 0.5),
+    ],
+    ids=["weak,weak", "weak,weak-", "weak,strong", "strong,weak", "strong,strong", "array,weak"],
+)
+def test_weak_type_with_a_parameter_as_jax_nn(name, x, param):
+    fn, reference = BINARY[name]
+    assert weak(fn(x, param)) == weak(reference(x, param))
+    grads = jax.grad(lambda a, b: fn(a, b).sum(), (0, 1))(x, param)
+    reference_grads = jax.grad(lambda a, b: reference(a, b).sum(), (0, 1))(x, param)
+    assert [weak(g) for g in grads] == [weak(g) for g in reference_grads]
+
+
+INTEGER_DTYPES = ["bool", "int8", "int16", "int32", "int64",
+                  "uint8", "uint16", "uint32", "uint64"]
+
+
+@pytest.mark.parametrize("x64", [False, True], ids=["x32", "x64"])
+@pytest.mark.parametrize("name", [n for n in UNARY if n != "relu"])
+def test_integer_and_bool_inputs_promote_as_jnp(name, x64):
+    fn, _ = UNARY[name]
+    with jax.enable_x64(x64):
+        inputs = [np.asarray([0, 1, 3]).astype(d) for d in INTEGER_DTYPES]
+        inputs += [jnp.asarray(v) for v in inputs] + [1, True, jnp.asarray(2)]
+        for x in inputs:
+            expected = jnp.tanh(x)
+            got = fn(x)
+            label = f"{name}({type(x).__name__} {jnp.result_type(x)})"
+            assert got.dtype == expected.dtype, label
+            assert weak(got) == weak(expected), label
+            # The same values as from the floating input.
+            np.testing.assert_array_equal(
+                np.asarray(got), np.asarray(fn(jnp.asarray(x, expected.dtype))), err_msg=label
+            )

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxact._src.checks import as_float_array, as_parameter, as_real_array
+from jaxact._src.checks import as_float_array, as_parameter, as_real_array, weak_as_inputs
 from jaxact._src.jvp import binary_activation, cast, compute_dtype
 from jaxact._src.numerics import expm1_nonpositive
 
@@ -91,7 +91,7 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
     With the default slope 0.01 this is the source's :math:`\max(0.01x, x)`.
 
     Args:
-        x: input array or number (integers promote to the default float dtype).
+        x: input array or number; integers and bool promote as in ``jnp.tanh``.
         negative_slope: slope for x < 0; a number or an array that broadcasts
             against ``x``, possibly traced; differentiable. Used in
             ``x``'s dtype (float32 for bfloat16 and float16 inputs).
@@ -121,7 +121,7 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
         "leaky_relu", "negative_slope", negative_slope, compute_dtype(x.dtype),
         minimum=-math.inf, inclusive=True,
     )
-    return _leaky_relu(x, negative_slope)
+    return weak_as_inputs(_leaky_relu(x, negative_slope), x, negative_slope)
 
 
 @jax.jit
@@ -147,7 +147,7 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
             \alpha (e^{x} - 1) & x \le 0 \end{cases}
 
     Args:
-        x: input array or number (integers promote to the default float dtype).
+        x: input array or number; integers and bool promote as in ``jnp.tanh``.
         alpha: the negative saturation value, >= 0; a number or an array that
             broadcasts against ``x``, possibly traced; differentiable. Used in
             ``x``'s dtype (float32 for bfloat16 and float16 inputs).
@@ -182,4 +182,4 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     alpha = as_parameter(
         "elu", "alpha", alpha, compute_dtype(x.dtype), minimum=0.0, inclusive=True
     )
-    return _elu(x, alpha)
+    return weak_as_inputs(_elu(x, alpha), x, alpha)
