@@ -179,3 +179,32 @@ def test_integer_and_bool_inputs_promote_as_jnp(name, x64):
             np.testing.assert_array_equal(
                 np.asarray(got), np.asarray(fn(jnp.asarray(x, expected.dtype))), err_msg=label
             )
+
+
+# --------------------------------------------------------------------------
+# generalized_logistic's partials at ±inf (item 4)
+
+ALL_FLOATS = [jnp.bfloat16, jnp.float16, jnp.float32, jnp.float64]
+
+
+def partials(fn, x, param, order):
+    """Every partial derivative of fn(x, param) of the given order (0: the value)."""
+    fns = [fn]
+    for _ in range(order):
+        fns = [jax.grad(g, i) for g in fns for i in (0, 1)]
+    return [g(x, param) for g in fns]
+
+
+@pytest.mark.parametrize("dtype", ALL_FLOATS, ids=lambda d: jnp.dtype(d).name)
+@pytest.mark.parametrize("alpha", [0.5, 2.0, 1e-30])
+def test_generalized_logistic_partials_at_infinity_are_the_limits(dtype, alpha):
+    with jax.enable_x64(True):
+        for x, value in [(-jnp.inf, 0.0), (jnp.inf, 1.0)]:
+            # alpha as a Python float: it is used in the computing dtype (1e-30
+            # is 0 in float16 but not in float32, where float16 is computed).
+            x_, alpha_ = jnp.asarray(x, dtype), alpha
+            assert float(jaxact.generalized_logistic(x_, alpha_)) == value
+            # Every first and second partial tends to 0 as x -> ±inf.
+            for order in (1, 2):
+                got = [float(p) for p in partials(jaxact.generalized_logistic, x_, alpha_, order)]
+                assert got == [0.0] * len(got), (x, order, got)

@@ -198,6 +198,19 @@ def _generalized_logistic_parts(x: jax.Array, alpha: jax.Array):
     dy/dx = alpha y sigma(-x) = alpha exp(E - max(x, 0) - L) is built the same
     way rather than as a product of rounded factors.
     """
+    # At x = -inf all three outputs are 0, but differentiating them there (a
+    # second derivative) multiplies dE/dalpha = -inf by exp(E) = 0: NaN. So
+    # -inf is replaced by a finite x, and the limits are selected at the end;
+    # the derivatives of a selected constant are 0, the limits of the second
+    # derivatives.
+    at_minus_inf = x == -jnp.inf
+    x = jnp.where(at_minus_inf, 0, x)
+    y, dy_dx, dy_dalpha = _generalized_logistic_finite_parts(x, alpha)
+    return tuple(jnp.where(at_minus_inf, 0, part) for part in (y, dy_dx, dy_dalpha))
+
+
+def _generalized_logistic_finite_parts(x: jax.Array, alpha: jax.Array):
+    """_generalized_logistic_parts for x > -inf."""
     a = jnp.abs(x)
     log1p_hi, log1p_lo = log1p_exp_neg(a)
     x_neg = jnp.minimum(x, 0)
