@@ -208,3 +208,73 @@ def test_generalized_logistic_partials_at_infinity_are_the_limits(dtype, alpha):
             for order in (1, 2):
                 got = [float(p) for p in partials(jaxact.generalized_logistic, x_, alpha_, order)]
                 assert got == [0.0] * len(got), (x, order, got)
+
+
+# --------------------------------------------------------------------------
+# derivatives of every order at the kink and at NaN (item 5, rectifiers)
+
+
+def x_partials(fn, x, order):
+    for _ in range(order):
+        fn = jax.grad(fn)
+    return float(fn(x))
+
+
+@pytest.mark.parametrize("x", [0.0, -0.0])
+@pytest.mark.parametrize("alpha", [0.7, 1.0, 2.5])
+def test_elu_derivatives_at_zero_follow_the_nonpositive_branch(x, alpha):
+    # x <= 0: elu = alpha (e^x - 1), so d^k/dx^k = alpha e^0 = alpha, and
+    # d/dalpha of d^k/dx^k = 1 for k >= 1; d^k/dalpha^k = 0 for k >= 2.
+    alpha32 = float(np.float32(alpha))
+    expected = {
+        1: [alpha32, 0.0],
+        2: [alpha32, 1.0, 1.0, 0.0],
+        3: [alpha32, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+    }
+    for order, values in expected.items():
+        assert [float(p) for p in partials(jaxact.elu, x, alpha, order)] == values, order
+    # Nested jvp differentiates the value's own formula once: alpha there too.
+    (_, slope), (slope_of_value, curvature) = jax.jvp(
+        lambda v: jax.jvp(lambda u: jaxact.elu(u, alpha), (v,), (1.0,)), (x,), (1.0,)
+    )
+    assert [float(slope), float(slope_of_value), float(curvature)] == [alpha32] * 3
+
+
+def test_leaky_relu_and_relu_derivatives_at_zero_follow_jax_nn():
+    # leaky_relu'(0) = 1 (the x >= 0 branch, y = x): higher ones are 0.
+    expected = {1: [1.0, 0.0], 2: [0.0] * 4, 3: [0.0] * 8}
+    for x in (0.0, -0.0):
+        for order, values in expected.items():
+            got = [float(p) for p in partials(jaxact.leaky_relu, x, 0.1, order)]
+            assert got == values, (x, order)
+            assert x_partials(jaxact.relu, x, order) == 0.0
+            assert x_partials(jax.nn.relu, x, 1) == 0.0
+
+
+def test_negative_zero_is_kept_as_jax_nn():
+    for x in (jnp.float32(-0.0), jnp.bfloat16(-0.0), jnp.float16(-0.0)):
+        for fn, reference in [(jaxact.elu, jax.nn.elu), (jaxact.leaky_relu, jax.nn.leaky_relu)]:
+            assert np.signbit(np.asarray(reference(x), np.float32))
+            assert np.signbit(np.asarray(fn(x), np.float32)), (fn, x.dtype)
+    assert np.signbit(float(jaxact.elu(-0.0, 0.0)))
+    assert not np.signbit(float(jaxact.elu(0.0)))
+
+
+@pytest.mark.parametrize("dtype", ALL_FLOATS, ids=lambda d: jnp.dtype(d).name)
+def test_nan_reaches_every_derivative_order(dtype):
+    with jax.enable_x64(True):
+        x = jnp.asarray(jnp.nan, dtype)
+        for order in (1, 2, 3):
+            assert np.isnan(x_partials(jaxact.relu, x, order)), order
+            for fn, param in [(jaxact.leaky_relu, 0.1), (jaxact.elu, 0.7)]:
+                got = [float(p) for p in partials(fn, x, param, order)]
+                assert all(np.isnan(got)), (fn, order, got)
+
+
+def test_nan_marker_leaves_numbers_alone():
+    # Away from NaN the marker adds nothing to any derivative, also where x is ±inf.
+    for order in (1, 2, 3):
+        for x in (-jnp.inf, -3.0, 2.0, jnp.inf):
+            for fn, param in [(jaxact.leaky_relu, 0.1), (jaxact.elu, 0.7)]:
+                got = [float(p) for p in partials(fn, x, param, order)]
+                assert not any(np.isnan(got)), (fn, x, order, got)

@@ -365,3 +365,23 @@ def _log1p_series_coefficients(dtype) -> list[float]:
     e_max = math.exp(-2 * _LOG_COSH_SWITCH)
     n = terms_needed(lambda k: e_max ** k / (k + 2), dtype)
     return [(-1.0) ** (k + 1) / k for k in range(2, n + 2)]
+
+
+@jax.custom_jvp
+def nan_marker(x: jax.Array, *params: jax.Array) -> jax.Array:
+    """0 where x is a number and NaN where x is NaN, in the broadcast shape of x and params.
+
+    Added to a derivative, it carries a NaN input into derivatives of every
+    order and in every direction: its own derivatives, with respect to x and
+    each parameter, are NaN where x is NaN and 0 elsewhere. (A select such as
+    ``where(x > 0, 1, slope)`` makes a first derivative NaN at most: its
+    derivative is 0, NaN or not.)
+    """
+    shape = jnp.broadcast_shapes(jnp.shape(x), *(jnp.shape(p) for p in params))
+    return jnp.broadcast_to(jnp.where(jnp.isnan(x), jnp.nan, 0).astype(x.dtype), shape)
+
+
+@nan_marker.defjvp
+def _nan_marker_jvp(primals, tangents):
+    marker = nan_marker(*primals)
+    return marker, marker * sum(tangents[1:], tangents[0])
