@@ -14,6 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jaxact._src.jax_internals import with_weak_type
+
 # Types a user may pass where an array is expected. Lists are rejected on
 # purpose (as jax.numpy functions do): converting them silently hides shape bugs.
 _ARRAY_TYPES = (jax.Array, np.ndarray, np.generic, numbers.Number)
@@ -34,20 +36,50 @@ def default_float_dtype() -> np.dtype:
     return jnp.result_type(float)
 
 
-def as_float_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array:
-    """Returns ``x`` as a floating-point array.
+def is_weakly_typed(value: ArrayLike) -> bool:
+    """True for Python scalars and arrays computed from them alone (see jnp's type promotion)."""
+    return jax.typeof(value).weak_type
 
-    Integer and bool inputs promote to the default float dtype, as ``jnp.tanh``
-    does; complex inputs are rejected because none of the activations has a
-    complex definition that users would agree on.
+
+def float_dtype_of(dtype) -> np.dtype:
+    """The floating dtype ``jnp.tanh`` computes an input of ``dtype`` in.
+
+    Bool and integers of up to 32 bits become float32, 64-bit integers the
+    default float (float64 with jax_enable_x64, where they exist); floating
+    dtypes are kept.
+    """
+    dtype = jnp.dtype(dtype)
+    if jnp.issubdtype(dtype, jnp.floating):
+        return dtype
+    return default_float_dtype() if dtype.itemsize == 8 else jnp.dtype(jnp.float32)
+
+
+def as_float_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array:
+    """Returns ``x`` as a floating-point array, converted as ``jnp.tanh`` converts it.
+
+    Integer and bool inputs promote as float_dtype_of says; a weakly typed
+    ``x`` (a Python scalar) stays weakly typed. Complex inputs are rejected
+    because none of the activations has a complex definition that users
+    would agree on.
     """
     _check_arraylike(fn_name, arg_name, x)
     dtype = jnp.result_type(x)
     if jnp.issubdtype(dtype, jnp.complexfloating):
         raise TypeError(f"jaxact.{fn_name}: {arg_name} must be real, got dtype {dtype}")
     if not jnp.issubdtype(dtype, jnp.floating):
-        return jnp.asarray(x, dtype=default_float_dtype())
+        converted = jnp.asarray(x, dtype=float_dtype_of(dtype))
+        return with_weak_type(converted, is_weakly_typed(x))
     return jnp.asarray(x)
+
+
+def weak_as_inputs(result: jax.Array, *inputs: jax.Array) -> jax.Array:
+    """``result``, weakly typed exactly when every input is, as in jax.numpy.
+
+    The activations compute with strongly typed constants, which would make
+    ``jaxact.sigmoid(0.5) * bfloat16_array`` float32 where ``jax.nn.sigmoid``
+    gives bfloat16.
+    """
+    return with_weak_type(result, all(is_weakly_typed(value) for value in inputs))
 
 
 def as_real_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array:
@@ -93,4 +125,6 @@ def as_parameter(
             raise ValueError(
                 f"jaxact.{fn_name}: {arg_name} must be {relation} {minimum}, got {shown}"
             )
-    return jnp.asarray(value).astype(dtype)
+    # A weakly typed value (a Python number) stays weakly typed, so that the
+    # result can be too (see weak_as_inputs).
+    return with_weak_type(jnp.asarray(value).astype(dtype), is_weakly_typed(value))

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxact._src.checks import as_float_array
+from jaxact._src.checks import as_float_array, weak_as_inputs
 from jaxact._src.jvp import unary_activation
 from jaxact._src.numerics import (
     exp,
@@ -101,7 +101,7 @@ def tanh(x: ArrayLike) -> jax.Array:
         \tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}
 
     Args:
-        x: input array or number (integers promote to the default float dtype).
+        x: input array or number; integers and bool promote as in ``jnp.tanh``.
 
     Returns:
         An array of the same shape and floating dtype as ``x``, in [-1, 1].
@@ -132,4 +132,5 @@ def tanh(x: ArrayLike) -> jax.Array:
 
     See also: :func:`sigmoid` (:math:`\tanh(x) = 2\sigma(2x) - 1`).
     """
-    return _tanh(as_float_array("tanh", x))
+    x = as_float_array("tanh", x)
+    return weak_as_inputs(_tanh(x), x)

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxact._src.checks import as_float_array, as_parameter
+from jaxact._src.checks import as_float_array, as_parameter, weak_as_inputs
 from jaxact._src.jvp import binary_activation, compute_dtype, unary_activation
 from jaxact._src.numerics import (
     exp,
@@ -50,8 +50,8 @@ def sigmoid(x: ArrayLike) -> jax.Array:
         \sigma(x) = \frac{1}{1 + e^{-x}}
 
     Args:
-        x: input array or number. Integer and bool inputs promote to the
-            default float dtype.
+        x: input array or number; integers and bool promote as in ``jnp.tanh``
+            (float32, or float64 for 64-bit integers).
 
     Returns:
         An array of the same shape and floating dtype as ``x``, in [0, 1].
@@ -79,7 +79,8 @@ def sigmoid(x: ArrayLike) -> jax.Array:
 
     See also: :func:`generalized_logistic`, :func:`log_sigmoid`, :func:`tanh`.
     """
-    return _sigmoid(as_float_array("sigmoid", x))
+    x = as_float_array("sigmoid", x)
+    return weak_as_inputs(_sigmoid(x), x)
 
 
 @jax.jit
@@ -99,7 +100,7 @@ def softplus(x: ArrayLike) -> jax.Array:
         \mathrm{softplus}(x) = \log(1 + e^{x}) = \max(x, 0) + \log(1 + e^{-|x|})
 
     Args:
-        x: input array or number (integers promote to the default float dtype).
+        x: input array or number; integers and bool promote as in ``jnp.tanh``.
 
     Returns:
         An array of the same shape and floating dtype as ``x``, in [0, inf].
@@ -120,7 +121,8 @@ def softplus(x: ArrayLike) -> jax.Array:
 
     See also: :func:`log_sigmoid`, :func:`relu`.
     """
-    return _softplus(as_float_array("softplus", x))
+    x = as_float_array("softplus", x)
+    return weak_as_inputs(_softplus(x), x)
 
 
 @jax.jit
@@ -139,7 +141,7 @@ def log_sigmoid(x: ArrayLike) -> jax.Array:
         \log \sigma(x) = -\mathrm{softplus}(-x) = \min(x, 0) - \log(1 + e^{-|x|})
 
     Args:
-        x: input array or number (integers promote to the default float dtype).
+        x: input array or number; integers and bool promote as in ``jnp.tanh``.
 
     Returns:
         An array of the same shape and floating dtype as ``x``, in [-inf, 0].
@@ -160,7 +162,8 @@ def log_sigmoid(x: ArrayLike) -> jax.Array:
 
     See also: :func:`softplus`, :func:`sigmoid`.
     """
-    return _log_sigmoid(as_float_array("log_sigmoid", x))
+    x = as_float_array("log_sigmoid", x)
+    return weak_as_inputs(_log_sigmoid(x), x)
 
 
 # --------------------------------------------------------------------------
@@ -195,6 +198,19 @@ def _generalized_logistic_parts(x: jax.Array, alpha: jax.Array):
     dy/dx = alpha y sigma(-x) = alpha exp(E - max(x, 0) - L) is built the same
     way rather than as a product of rounded factors.
     """
+    # At x = -inf all three outputs are 0, but differentiating them there (a
+    # second derivative) multiplies dE/dalpha = -inf by exp(E) = 0: NaN. So
+    # -inf is replaced by a finite x, and the limits are selected at the end;
+    # the derivatives of a selected constant are 0, the limits of the second
+    # derivatives.
+    at_minus_inf = x == -jnp.inf
+    x = jnp.where(at_minus_inf, 0, x)
+    y, dy_dx, dy_dalpha = _generalized_logistic_finite_parts(x, alpha)
+    return tuple(jnp.where(at_minus_inf, 0, part) for part in (y, dy_dx, dy_dalpha))
+
+
+def _generalized_logistic_finite_parts(x: jax.Array, alpha: jax.Array):
+    """_generalized_logistic_parts for x > -inf."""
     a = jnp.abs(x)
     log1p_hi, log1p_lo = log1p_exp_neg(a)
     x_neg = jnp.minimum(x, 0)
@@ -248,7 +264,7 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     ``alpha = 1`` is the sigmoid.
 
     Args:
-        x: input array or number (integers promote to the default float dtype).
+        x: input array or number; integers and bool promote as in ``jnp.tanh``.
         alpha: the exponent, > 0; a number or an array that broadcasts
             against ``x``. It may be traced, and the function is
             differentiable with respect to it. Used in
@@ -283,9 +299,9 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     """
     x = as_float_array("generalized_logistic", x)
     if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and alpha == 1:
-        return _sigmoid(x)
+        return weak_as_inputs(_sigmoid(x), x)
     alpha = as_parameter(
         "generalized_logistic", "alpha", alpha, compute_dtype(x.dtype),
         minimum=0.0, inclusive=False,
     )
-    return _generalized_logistic(x, alpha)
+    return weak_as_inputs(_generalized_logistic(x, alpha), x, alpha)

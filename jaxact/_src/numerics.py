@@ -36,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxact._src.jax_internals import eager_constant_folding
+
 # Switch point of the accurate expm1 below. For z < -ln 2, exp(z) <= 1/2 and
 # exp(z) - 1 loses nothing: the relative error of exp(z) is multiplied by
 # exp(z) / (1 - exp(z)) <= 1. Above it that factor grows without bound as
@@ -136,13 +138,9 @@ def staged_constants(activation):
     folds the constant it gets back: sigmoid(0.6) came out 0.667 instead of
     0.646, and gradients were off as well. Every public function that uses
     opaque goes through this wrapper, so the switch is off for the whole
-    call, derivative rules included.
+    call, derivative rules included. (The switch is private JAX API, looked
+    up in jax_internals, which fails at import on a JAX without it.)
     """
-    try:  # the switch behind ensure_compile_time_eval is not public API
-        from jax._src.config import eager_constant_folding
-    except ImportError:  # a JAX that renamed it: call as is
-        return activation
-
     @functools.wraps(activation)
     def call(*args):
         with eager_constant_folding(False):
@@ -367,3 +365,23 @@ def _log1p_series_coefficients(dtype) -> list[float]:
     e_max = math.exp(-2 * _LOG_COSH_SWITCH)
     n = terms_needed(lambda k: e_max ** k / (k + 2), dtype)
     return [(-1.0) ** (k + 1) / k for k in range(2, n + 2)]
+
+
+@jax.custom_jvp
+def nan_marker(x: jax.Array, *params: jax.Array) -> jax.Array:
+    """0 where x is a number and NaN where x is NaN, in the broadcast shape of x and params.
+
+    Added to a derivative, it carries a NaN input into derivatives of every
+    order and in every direction: its own derivatives, with respect to x and
+    each parameter, are NaN where x is NaN and 0 elsewhere. (A select such as
+    ``where(x > 0, 1, slope)`` makes a first derivative NaN at most: its
+    derivative is 0, NaN or not.)
+    """
+    shape = jnp.broadcast_shapes(jnp.shape(x), *(jnp.shape(p) for p in params))
+    return jnp.broadcast_to(jnp.where(jnp.isnan(x), jnp.nan, 0).astype(x.dtype), shape)
+
+
+@nan_marker.defjvp
+def _nan_marker_jvp(primals, tangents):
+    marker = nan_marker(*primals)
+    return marker, marker * sum(tangents[1:], tangents[0])

@@ -8,9 +8,9 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxact._src.checks import as_float_array, as_parameter, as_real_array
+from jaxact._src.checks import as_float_array, as_parameter, as_real_array, weak_as_inputs
 from jaxact._src.jvp import binary_activation, cast, compute_dtype
-from jaxact._src.numerics import expm1_nonpositive
+from jaxact._src.numerics import expm1_nonpositive, nan_marker
 
 
 @jax.custom_jvp
@@ -24,10 +24,10 @@ def _relu(x: jax.Array) -> jax.Array:
 def _relu_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
     # relu'(0) = 0, as jax.nn.relu: the subgradient that keeps units at 0 off.
-    # A NaN input is neither > 0 nor <= 0, and its derivative is NaN.
-    # The tangent must stay linear in x_dot (a constant NaN branch would be
+    # A NaN input has NaN derivatives of every order (nan_marker). The
+    # tangent must stay linear in x_dot (a constant NaN branch would be
     # dropped by transposition), so the NaN enters as a factor.
-    slope = jnp.where(x > 0, 1, jnp.where(x <= 0, 0, jnp.nan)).astype(x_dot.dtype)
+    slope = jnp.where(x > 0, 1, 0).astype(x_dot.dtype) + nan_marker(x).astype(x_dot.dtype)
     return _relu(x), x_dot * slope
 
 
@@ -48,7 +48,8 @@ def relu(x: ArrayLike) -> jax.Array:
 
     Accuracy: exact.
 
-    Limits: ``relu(inf) = inf``, ``relu(-inf) = 0``; NaN gives NaN.
+    Limits: ``relu(inf) = inf``, ``relu(-inf) = 0``; NaN gives NaN, and NaN
+    derivatives of every order.
 
     Example:
         >>> import jax.numpy as jnp
@@ -72,9 +73,10 @@ def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
     # subnormal x as 0, and x >= 0 would pass a negative subnormal through
     # unflushed, above the flushed values of its normal neighbours.
     y = jnp.where(x > 0, x, negative_part)
-    # A NaN input is neither branch: its derivative is NaN too, not the slope.
-    dy_dx = cast(jnp.where(positive, 1, jnp.where(x < 0, negative_slope, jnp.nan)), x.dtype)
-    dy_dslope = jnp.where(positive, 0, x)
+    # A NaN input has NaN derivatives of every order, in both directions.
+    nan = nan_marker(x, negative_slope)
+    dy_dx = cast(jnp.where(positive, 1, negative_slope), x.dtype) + nan
+    dy_dslope = jnp.where(positive, 0, x) + nan
     return y, dy_dx, dy_dslope
 
 
@@ -91,7 +93,7 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
     With the default slope 0.01 this is the source's :math:`\max(0.01x, x)`.
 
     Args:
-        x: input array or number (integers promote to the default float dtype).
+        x: input array or number; integers and bool promote as in ``jnp.tanh``.
         negative_slope: slope for x < 0; a number or an array that broadcasts
             against ``x``, possibly traced; differentiable. Used in
             ``x``'s dtype (float32 for bfloat16 and float16 inputs).
@@ -105,8 +107,11 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
 
     Accuracy: the product ``negative_slope * x`` rounded once.
 
+    Higher derivatives are those of the branch taken: 0 at x = 0.
+
     Limits: ``leaky_relu(inf) = inf``, ``leaky_relu(-inf) = -inf`` (for a
-    positive slope); NaN gives NaN.
+    positive slope); NaN gives NaN, and NaN derivatives of every order with
+    respect to both arguments. ``leaky_relu(-0.0)`` is -0.0, as ``jax.nn``'s.
 
     Example:
         >>> import jax.numpy as jnp
@@ -121,18 +126,29 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
         "leaky_relu", "negative_slope", negative_slope, compute_dtype(x.dtype),
         minimum=-math.inf, inclusive=True,
     )
-    return _leaky_relu(x, negative_slope)
+    return weak_as_inputs(_leaky_relu(x, negative_slope), x, negative_slope)
 
 
 @jax.jit
 def _elu_parts(x: jax.Array, alpha: jax.Array):
-    # Double where: the exponential branch sees only x <= 0, so it cannot
-    # overflow for large x and poison the gradient with inf * 0.
-    expm1_x, exp_x = expm1_nonpositive(jnp.minimum(x, 0))
     positive = x > 0
-    y = jnp.where(positive, x, alpha * expm1_x)
-    dy_dx = jnp.where(positive, 1, alpha * exp_x)
-    dy_dalpha = jnp.where(positive, 0, expm1_x)
+    # Double where: the exponential branch sees only x <= 0, so it cannot
+    # overflow for large x and poison the gradient with inf * 0. (where, not
+    # minimum: at x = 0 minimum would split the derivative between x and 0,
+    # and the second derivative there would be alpha/2, not the x <= 0
+    # branch's alpha.)
+    expm1_x, exp_x = expm1_nonpositive(jnp.where(positive, 0, x))
+    negative = alpha * expm1_x
+    # expm1 gives +0 at x = -0, and elu(-0.0) is -0.0 as jax.nn.elu's: where
+    # the product is 0, alpha * x has its value with the right sign and its
+    # derivatives at 0 (alpha and 0). (The max keeps 0 * -inf from a zero
+    # alpha out.)
+    negative = jnp.where(negative == 0, alpha * jnp.maximum(x, -1), negative)
+    y = jnp.where(positive, x, negative)
+    # A NaN input has NaN derivatives of every order, in both directions.
+    nan = nan_marker(x, alpha)
+    dy_dx = jnp.where(positive, 1, alpha * exp_x) + nan
+    dy_dalpha = jnp.where(positive, 0, expm1_x) + nan
     return y, dy_dx, dy_dalpha
 
 
@@ -147,7 +163,7 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
             \alpha (e^{x} - 1) & x \le 0 \end{cases}
 
     Args:
-        x: input array or number (integers promote to the default float dtype).
+        x: input array or number; integers and bool promote as in ``jnp.tanh``.
         alpha: the negative saturation value, >= 0; a number or an array that
             broadcasts against ``x``, possibly traced; differentiable. Used in
             ``x``'s dtype (float32 for bfloat16 and float16 inputs).
@@ -160,7 +176,9 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
 
     Derivatives: 1 for x > 0 and :math:`\alpha e^{x}` for x <= 0 (at 0 the
     source's x <= 0 branch gives ``elu'(0) = alpha``); with respect to alpha,
-    :math:`e^{x} - 1` for x <= 0 and 0 otherwise. :math:`\alpha e^{x}` is
+    :math:`e^{x} - 1` for x <= 0 and 0 otherwise. Derivatives of every order
+    at 0 are the x <= 0 branch's: ``elu''(0) = alpha``, and both mixed
+    second partials are 1. :math:`\alpha e^{x}` is
     computed directly, not as ``expm1(x) + 1``, which is exactly 0 for
     x < -17 in float32.
 
@@ -168,7 +186,8 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     derivative within 0.99 ULP (jax.nn: 5.7 and 1.7e7).
 
     Limits: ``elu(inf) = inf``, ``elu(-inf) = -alpha``, derivative 0 at -inf;
-    NaN gives NaN.
+    NaN gives NaN, and NaN derivatives of every order with respect to both
+    arguments. ``elu(-0.0)`` is -0.0, as ``jax.nn.elu``'s.
 
     Example:
         >>> import jax.numpy as jnp
@@ -182,4 +201,4 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     alpha = as_parameter(
         "elu", "alpha", alpha, compute_dtype(x.dtype), minimum=0.0, inclusive=True
     )
-    return _elu(x, alpha)
+    return weak_as_inputs(_elu(x, alpha), x, alpha)

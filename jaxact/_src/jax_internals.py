@@ -1,0 +1,58 @@
+"""The private JAX names jaxact depends on, looked up in one place.
+
+JAX has no public way to do either of these:
+
+* ``eager_constant_folding``: the switch that ``jax.ensure_compile_time_eval``
+  turns on. jaxact turns it off for the duration of each call (see
+  :func:`jaxact._src.numerics.staged_constants`); without that, XLA folds the
+  error-free arithmetic on constants and ``sigmoid(0.6)`` comes out 0.667.
+* ``_convert_element_type(..., weak_type=True)``: the conversion jax.numpy
+  uses to give a result the weak type of its inputs, so that
+  ``jaxact.sigmoid(0.5) * bfloat16_array`` stays bfloat16 as with ``jax.nn``.
+
+Both are looked up when jaxact is imported. A JAX that lacks either fails
+there, with an ImportError that names the missing name and the JAX versions
+jaxact is tested with, rather than computing different results silently.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import jax
+
+__all__ = ["SUPPORTED_JAX", "eager_constant_folding", "with_weak_type"]
+
+# The range pinned in pyproject.toml (tests/test_semantics.py checks that the
+# two agree): the versions whose private names above were checked.
+SUPPORTED_JAX = ">=0.10.2,<0.11"
+
+
+def unsupported_jax(name: str, reason: str) -> ImportError:
+    return ImportError(
+        f"jaxact: this JAX ({jax.__version__}) {reason} {name}, a private name "
+        f"jaxact needs; jaxact supports jax{SUPPORTED_JAX} and jaxlib{SUPPORTED_JAX}."
+    )
+
+
+try:
+    from jax._src.config import eager_constant_folding
+except ImportError as error:
+    raise unsupported_jax("jax._src.config.eager_constant_folding", "has no") from error
+
+try:
+    from jax._src.lax.lax import _convert_element_type
+except ImportError as error:
+    raise unsupported_jax("jax._src.lax.lax._convert_element_type", "has no") from error
+
+if "weak_type" not in inspect.signature(_convert_element_type).parameters:
+    raise unsupported_jax(
+        "jax._src.lax.lax._convert_element_type", "has no weak_type argument in"
+    )
+
+
+def with_weak_type(value: jax.Array, weak_type: bool) -> jax.Array:
+    """``value`` with its dtype, weakly typed or not as ``weak_type`` says."""
+    if jax.typeof(value).weak_type == weak_type:
+        return value
+    return _convert_element_type(value, value.dtype, weak_type=weak_type)

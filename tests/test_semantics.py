@@ -1,0 +1,280 @@
+"""Input and parameter semantics: weak types, dtype promotion as jax.numpy,
+kink conventions of higher derivatives, parameters checked as computed with,
+errors that name the function, and the guard on JAX's private names.
+
+Each test here failed before the fix it covers (issue 11).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jaxlib
+from packaging.specifiers import SpecifierSet
+
+from jaxact._src import jax_internals
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter at the repository root (JAX reads flags at import)."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+# --------------------------------------------------------------------------
+# private JAX names (issue 11 item 10)
+
+
+def test_pinned_jax_range_is_the_supported_one_and_holds_the_installed_jax():
+    # (tomllib is Python 3.11+, and the project supports 3.10.)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    pins = dict(re.findall(r'^\s*"(jax|jaxlib)([<>=!~][^"]*)",', pyproject, re.MULTILINE))
+    assert pins == {"jax": jax_internals.SUPPORTED_JAX, "jaxlib": jax_internals.SUPPORTED_JAX}
+    supported = SpecifierSet(jax_internals.SUPPORTED_JAX)
+    assert jax.__version__ in supported
+    assert jaxlib.__version__ in supported
+
+
+def _import_fails_loudly(patch: str, missing: str) -> None:
+    result = run_python(f"{patch}\nimport jaxact")
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("ImportError: jaxact:"), result.stderr
+    assert missing in last_line
+    assert f"jax{jax_internals.SUPPORTED_JAX}" in last_line
+
+
+def test_import_fails_loudly_without_eager_constant_folding():
+    _import_fails_loudly(
+        "import jax._src.config as c; del c.eager_constant_folding",
+        "jax._src.config.eager_constant_folding",
+    )
+
+
+def test_import_fails_loudly_without_the_weak_type_conversion():
+    # A stand-in that still serves JAX's own callers but has no weak_type argument.
+    _import_fails_loudly(
+        "import jax._src.lax.lax as lax\n"
+        "original = lax._convert_element_type\n"
+        "def stub(operand, new_dtype=None, **kwargs):\n"
+        "    return original(operand, new_dtype, **kwargs)\n"
+        "lax._convert_element_type = stub",
+        "jax._src.lax.lax._convert_element_type",
+    )
+
+
+def test_import_succeeds_unpatched():
+    result = run_python("import jaxact; print(float(jaxact.sigmoid(0.0)))")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0.5"
+
+
+# --------------------------------------------------------------------------
+# weak types (item 1) and integer promotion (item 2), as jax.numpy
+
+import functools  # noqa: E402
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import jaxact  # noqa: E402
+
+# Each jaxact function beside the jax.nn (or jnp) function whose type rules it follows.
+UNARY = {
+    "sigmoid": (jaxact.sigmoid, jax.nn.sigmoid),
+    "tanh": (jaxact.tanh, jnp.tanh),
+    "softplus": (jaxact.softplus, jax.nn.softplus),
+    "log_sigmoid": (jaxact.log_sigmoid, jax.nn.log_sigmoid),
+    "elu": (jaxact.elu, jax.nn.elu),
+    "leaky_relu": (jaxact.leaky_relu, jax.nn.leaky_relu),
+    "relu": (jaxact.relu, jax.nn.relu),
+    "generalized_logistic": (jaxact.generalized_logistic, jax.nn.sigmoid),
+    "generalized_logistic(alpha=2)": (
+        functools.partial(jaxact.generalized_logistic, alpha=2.0),
+        lambda x: jax.nn.sigmoid(x) * jax.nn.sigmoid(x),
+    ),
+}
+# With a parameter: jaxact's function and jax.nn's (generalized_logistic's
+# type rules are those of exp(alpha log sigmoid(x))).
+BINARY = {
+    "elu": (jaxact.elu, jax.nn.elu),
+    "leaky_relu": (jaxact.leaky_relu, jax.nn.leaky_relu),
+    "generalized_logistic": (
+        jaxact.generalized_logistic, lambda x, a: jnp.exp(a * jax.nn.log_sigmoid(x))
+    ),
+}
+
+
+def weak(value) -> bool:
+    return jax.typeof(value).weak_type
+
+
+@pytest.mark.parametrize("name", list(UNARY))
+def test_python_scalar_gives_a_weakly_typed_result_as_jax_nn(name):
+    fn, reference = UNARY[name]
+    assert weak(fn(0.5)) and weak(reference(0.5))
+    assert (fn(0.5) * jnp.ones(3, jnp.bfloat16)).dtype == jnp.bfloat16
+    assert (fn(-0.5) * jnp.ones(3, jnp.float16)).dtype == jnp.float16
+    # Under jit and grad as well, and an array keeps its strong type.
+    assert jax.jit(lambda: fn(0.5) * jnp.ones(2, jnp.bfloat16))().dtype == jnp.bfloat16
+    assert weak(jax.jit(fn)(0.5)) == weak(jax.jit(reference)(0.5))
+    assert weak(jax.grad(fn)(0.5)) == weak(jax.grad(reference)(0.5))
+    assert not weak(fn(jnp.float32(0.5))) and not weak(fn(np.float32(0.5)))
+    assert fn(0.5).dtype == jnp.float32
+
+
+@pytest.mark.parametrize("name", list(BINARY))
+@pytest.mark.parametrize(
+    "x, param",
+    [
+        (0.5, 0.25),
+        (-0.5, 0.25),
+        (0.5, jnp.float32(0.25)),
+        (jnp.float32(-0.5), 0.25),
+        (jnp.float32(-0.5), jnp.float32(0.25)),
+        (jnp.asarray([0.5, -1.0]), 0.5),
+    ],
+    ids=["weak,weak", "weak,weak-", "weak,strong", "strong,weak", "strong,strong", "array,weak"],
+)
+def test_weak_type_with_a_parameter_as_jax_nn(name, x, param):
+    fn, reference = BINARY[name]
+    assert weak(fn(x, param)) == weak(reference(x, param))
+    grads = jax.grad(lambda a, b: fn(a, b).sum(), (0, 1))(x, param)
+    reference_grads = jax.grad(lambda a, b: reference(a, b).sum(), (0, 1))(x, param)
+    assert [weak(g) for g in grads] == [weak(g) for g in reference_grads]
+
+
+INTEGER_DTYPES = ["bool", "int8", "int16", "int32", "int64",
+                  "uint8", "uint16", "uint32", "uint64"]
+
+
+@pytest.mark.parametrize("x64", [False, True], ids=["x32", "x64"])
+@pytest.mark.parametrize("name", [n for n in UNARY if n != "relu"])
+def test_integer_and_bool_inputs_promote_as_jnp(name, x64):
+    fn, _ = UNARY[name]
+    with jax.enable_x64(x64):
+        inputs = [np.asarray([0, 1, 3]).astype(d) for d in INTEGER_DTYPES]
+        inputs += [jnp.asarray(v) for v in inputs] + [1, True, jnp.asarray(2)]
+        for x in inputs:
+            expected = jnp.tanh(x)
+            got = fn(x)
+            label = f"{name}({type(x).__name__} {jnp.result_type(x)})"
+            assert got.dtype == expected.dtype, label
+            assert weak(got) == weak(expected), label
+            # The same values as from the floating input.
+            np.testing.assert_array_equal(
+                np.asarray(got), np.asarray(fn(jnp.asarray(x, expected.dtype))), err_msg=label
+            )
+
+
+# --------------------------------------------------------------------------
+# generalized_logistic's partials at ±inf (item 4)
+
+ALL_FLOATS = [jnp.bfloat16, jnp.float16, jnp.float32, jnp.float64]
+
+
+def partials(fn, x, param, order):
+    """Every partial derivative of fn(x, param) of the given order (0: the value)."""
+    fns = [fn]
+    for _ in range(order):
+        fns = [jax.grad(g, i) for g in fns for i in (0, 1)]
+    return [g(x, param) for g in fns]
+
+
+@pytest.mark.parametrize("dtype", ALL_FLOATS, ids=lambda d: jnp.dtype(d).name)
+@pytest.mark.parametrize("alpha", [0.5, 2.0, 1e-30])
+def test_generalized_logistic_partials_at_infinity_are_the_limits(dtype, alpha):
+    with jax.enable_x64(True):
+        for x, value in [(-jnp.inf, 0.0), (jnp.inf, 1.0)]:
+            # alpha as a Python float: it is used in the computing dtype (1e-30
+            # is 0 in float16 but not in float32, where float16 is computed).
+            x_, alpha_ = jnp.asarray(x, dtype), alpha
+            assert float(jaxact.generalized_logistic(x_, alpha_)) == value
+            # Every first and second partial tends to 0 as x -> ±inf.
+            for order in (1, 2):
+                got = [float(p) for p in partials(jaxact.generalized_logistic, x_, alpha_, order)]
+                assert got == [0.0] * len(got), (x, order, got)
+
+
+# --------------------------------------------------------------------------
+# derivatives of every order at the kink and at NaN (item 5, rectifiers)
+
+
+def x_partials(fn, x, order):
+    for _ in range(order):
+        fn = jax.grad(fn)
+    return float(fn(x))
+
+
+@pytest.mark.parametrize("x", [0.0, -0.0])
+@pytest.mark.parametrize("alpha", [0.7, 1.0, 2.5])
+def test_elu_derivatives_at_zero_follow_the_nonpositive_branch(x, alpha):
+    # x <= 0: elu = alpha (e^x - 1), so d^k/dx^k = alpha e^0 = alpha, and
+    # d/dalpha of d^k/dx^k = 1 for k >= 1; d^k/dalpha^k = 0 for k >= 2.
+    alpha32 = float(np.float32(alpha))
+    expected = {
+        1: [alpha32, 0.0],
+        2: [alpha32, 1.0, 1.0, 0.0],
+        3: [alpha32, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+    }
+    for order, values in expected.items():
+        assert [float(p) for p in partials(jaxact.elu, x, alpha, order)] == values, order
+    # Nested jvp differentiates the value's own formula once: alpha there too.
+    (_, slope), (slope_of_value, curvature) = jax.jvp(
+        lambda v: jax.jvp(lambda u: jaxact.elu(u, alpha), (v,), (1.0,)), (x,), (1.0,)
+    )
+    assert [float(slope), float(slope_of_value), float(curvature)] == [alpha32] * 3
+
+
+def test_leaky_relu_and_relu_derivatives_at_zero_follow_jax_nn():
+    # leaky_relu'(0) = 1 (the x >= 0 branch, y = x): higher ones are 0.
+    expected = {1: [1.0, 0.0], 2: [0.0] * 4, 3: [0.0] * 8}
+    for x in (0.0, -0.0):
+        for order, values in expected.items():
+            got = [float(p) for p in partials(jaxact.leaky_relu, x, 0.1, order)]
+            assert got == values, (x, order)
+            assert x_partials(jaxact.relu, x, order) == 0.0
+            assert x_partials(jax.nn.relu, x, 1) == 0.0
+
+
+def test_negative_zero_is_kept_as_jax_nn():
+    for x in (jnp.float32(-0.0), jnp.bfloat16(-0.0), jnp.float16(-0.0)):
+        for fn, reference in [(jaxact.elu, jax.nn.elu), (jaxact.leaky_relu, jax.nn.leaky_relu)]:
+            assert np.signbit(np.asarray(reference(x), np.float32))
+            assert np.signbit(np.asarray(fn(x), np.float32)), (fn, x.dtype)
+    assert np.signbit(float(jaxact.elu(-0.0, 0.0)))
+    assert not np.signbit(float(jaxact.elu(0.0)))
+
+
+@pytest.mark.parametrize("dtype", ALL_FLOATS, ids=lambda d: jnp.dtype(d).name)
+def test_nan_reaches_every_derivative_order(dtype):
+    with jax.enable_x64(True):
+        x = jnp.asarray(jnp.nan, dtype)
+        for order in (1, 2, 3):
+            assert np.isnan(x_partials(jaxact.relu, x, order)), order
+            for fn, param in [(jaxact.leaky_relu, 0.1), (jaxact.elu, 0.7)]:
+                got = [float(p) for p in partials(fn, x, param, order)]
+                assert all(np.isnan(got)), (fn, order, got)
+
+
+def test_nan_marker_leaves_numbers_alone():
+    # Away from NaN the marker adds nothing to any derivative, also where x is ±inf.
+    for order in (1, 2, 3):
+        for x in (-jnp.inf, -3.0, 2.0, jnp.inf):
+            for fn, param in [(jaxact.leaky_relu, 0.1), (jaxact.elu, 0.7)]:
+                got = [float(p) for p in partials(fn, x, param, order)]
+                assert not any(np.isnan(got)), (fn, x, order, got)
