@@ -128,6 +128,26 @@ def opaque(value: float, dtype) -> jax.Array:
     return jax.lax.optimization_barrier(jnp.asarray(value, dtype))
 
 
+def _eager_constant_folding():
+    """JAX's switch behind ``jax.ensure_compile_time_eval`` (not public API).
+
+    Imported behind this guard so that a JAX that renames it fails loudly
+    here, at import, rather than silently folding opaque's constants.
+    """
+    try:
+        from jax._src.config import eager_constant_folding
+    except ImportError as error:  # pragma: no cover - depends on the JAX version
+        raise ImportError(
+            "jaxact needs jax._src.config.eager_constant_folding (the switch behind "
+            "jax.ensure_compile_time_eval) to keep its error-free arithmetic exact; "
+            f"this JAX {jax.__version__} has none. Install a JAX that pyproject.toml allows."
+        ) from error
+    return eager_constant_folding
+
+
+_EAGER_CONSTANT_FOLDING = _eager_constant_folding()
+
+
 def staged_constants(activation):
     """``activation``, called with JAX's eager constant folding switched off.
 
@@ -136,17 +156,17 @@ def staged_constants(activation):
     folds the constant it gets back: sigmoid(0.6) came out 0.667 instead of
     0.646, and gradients were off as well. Every public function that uses
     opaque goes through this wrapper, so the switch is off for the whole
-    call, derivative rules included.
+    call, derivative rules and the transformations of its jaxpr included.
+    Reading the switch costs a tenth of entering the context, so the context
+    is entered only when the switch is on.
     """
-    try:  # the switch behind ensure_compile_time_eval is not public API
-        from jax._src.config import eager_constant_folding
-    except ImportError:  # a JAX that renamed it: call as is
-        return activation
 
     @functools.wraps(activation)
     def call(*args):
-        with eager_constant_folding(False):
-            return activation(*args)
+        if _EAGER_CONSTANT_FOLDING.value:
+            with _EAGER_CONSTANT_FOLDING(False):
+                return activation(*args)
+        return activation(*args)
 
     return call
 

@@ -24,6 +24,7 @@ from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_real_array
+from jaxact._src.jvp import guard_inputs, kernel
 
 # --------------------------------------------------------------------------
 # argument checks shared by the functions and the layers
@@ -98,11 +99,14 @@ def _prelu_value(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
     return jnp.where(x > 0, x, _negative_part(x, negative_slope))
 
 
-_prelu = jax.custom_jvp(jax.jit(_prelu_value))
+@jax.custom_jvp
+def _prelu_rule(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
+    return _prelu_value(*guard_inputs(x, negative_slope))
 
 
 def _prelu_jvp(primals, tangents):
     (x, slope), (x_dot, slope_dot) = primals, tangents
+    x, slope = guard_inputs(x, slope)
     positive = x > 0
     y = _prelu_value(x, slope)
     # Symbolic zeros let an untrained slope (or a constant input) skip its term
@@ -130,7 +134,8 @@ def _prelu_jvp(primals, tangents):
     return y, sum(tangent[1:], tangent[0])
 
 
-_prelu.defjvp(_prelu_jvp, symbolic_zeros=True)
+_prelu_rule.defjvp(_prelu_jvp, symbolic_zeros=True)
+_prelu = kernel(_prelu_rule)
 
 
 def _broadcastable_slope(x: jax.Array, slope: jax.Array, channel_axis) -> jax.Array:
