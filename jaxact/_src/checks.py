@@ -41,6 +41,15 @@ def is_weakly_typed(value: ArrayLike) -> bool:
     return jax.typeof(value).weak_type
 
 
+# The floating dtypes an array may have to pass as_float_array unchanged.
+_FLOAT_DTYPES = frozenset(
+    jnp.dtype(d) for d in (jnp.bfloat16, jnp.float16, jnp.float32, jnp.float64)
+)
+# Types seen to be jax.Array (array and tracer classes): checking the type
+# against this set costs a tenth of isinstance(x, jax.Array), an ABC check.
+_ARRAY_CLASSES: set[type] = set()
+
+
 def float_dtype_of(dtype) -> np.dtype:
     """The floating dtype ``jnp.tanh`` computes an input of ``dtype`` in.
 
@@ -62,6 +71,13 @@ def as_float_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array
     because none of the activations has a complex definition that users
     would agree on.
     """
+    # The common case, a floating jax.Array, is returned as it is at once:
+    # the general path below costs more than the activation itself on a
+    # small array (tens of microseconds).
+    if type(x) in _ARRAY_CLASSES and x.dtype in _FLOAT_DTYPES:
+        return x
+    if isinstance(x, jax.Array):
+        _ARRAY_CLASSES.add(type(x))
     _check_arraylike(fn_name, arg_name, x)
     dtype = jnp.result_type(x)
     if jnp.issubdtype(dtype, jnp.complexfloating):
@@ -84,6 +100,8 @@ def weak_as_inputs(result: jax.Array, *inputs: jax.Array) -> jax.Array:
 
 def as_real_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array:
     """Returns ``x`` as an array of its own real dtype (integers are kept)."""
+    if type(x) in _ARRAY_CLASSES and x.dtype in _FLOAT_DTYPES:
+        return x
     _check_arraylike(fn_name, arg_name, x)
     dtype = jnp.result_type(x)
     if jnp.issubdtype(dtype, jnp.complexfloating):
@@ -128,3 +146,31 @@ def as_parameter(
     # A weakly typed value (a Python number) stays weakly typed, so that the
     # result can be too (see weak_as_inputs).
     return with_weak_type(jnp.asarray(value).astype(dtype), is_weakly_typed(value))
+
+
+# Python floats that as_kernel_parameter passes on as they are: every float32
+# and float64 cast of them is finite, normal and of the same sign.
+_ORDINARY_MAGNITUDES = (1e-30, 1e30)
+
+
+def as_kernel_parameter(
+    fn_name: str,
+    arg_name: str,
+    value: ArrayLike,
+    dtype,
+    *,
+    minimum: float,
+    inclusive: bool,
+) -> jax.Array | float:
+    """as_parameter, for a parameter that a jaxact kernel casts to ``dtype`` itself.
+
+    The common call, a Python float of ordinary size such as 0.01, is
+    checked and returned as it is: converting it to an array here would cost
+    more than a small activation does (tens of microseconds).
+    """
+    if type(value) is float and (
+        value == 0.0 or _ORDINARY_MAGNITUDES[0] <= abs(value) <= _ORDINARY_MAGNITUDES[1]
+    ):
+        if value >= minimum if inclusive else value > minimum:
+            return value
+    return as_parameter(fn_name, arg_name, value, dtype, minimum=minimum, inclusive=inclusive)

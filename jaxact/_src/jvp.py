@@ -9,6 +9,9 @@ for why they do not share their ``exp``).
 Half-precision inputs (bfloat16, float16) are computed in float32 and rounded
 once at the end, so their results are the float32 results rounded once to the
 narrower type.
+
+Every activation is one compiled kernel, and gives the same bits however it
+is called (see :func:`kernel`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
 from jaxact._src.numerics import separate, staged_constants
@@ -39,93 +41,101 @@ def cast(x: jax.Array, dtype) -> jax.Array:
     return x if x.dtype == dtype else x.astype(dtype)
 
 
-def unary_activation(value_and_derivative, *, bfloat16_table: bool = False):
+def kernel(activation):
+    """``activation`` (a ``custom_jvp``) as one jitted call that gives the same bits everywhere.
+
+    * Called eagerly, a jitted function costs one dispatch (a few µs)
+      instead of tracing the ``custom_jvp`` on every call (hundreds).
+    * Under ``jax.disable_jit()`` it still runs compiled, as a JAX primitive
+      does: evaluated op by op it could not give the same results, because
+      XLA contracts ``a * b + c`` into one rounding (an FMA) inside a fused
+      kernel and cannot across separate ops.
+    * It is called with eager constant folding off (see staged_constants).
+    * Its inputs go through a barrier first (see guard_inputs), so that an
+      input XLA knows at compile time is not folded by XLA's simplifier,
+      which reassociates the error-free arithmetic (the barrier costs
+      nothing: it does not split the fusion).
+    """
+    jitted = jax.jit(activation)
+
+    @functools.wraps(activation)
+    def call(*args):
+        if jax.config.jax_disable_jit:
+            with jax.disable_jit(False):
+                return jitted(*args)
+        return jitted(*args)
+
+    return staged_constants(call)
+
+
+def guard_inputs(*args):
+    """``args`` unchanged, behind one barrier XLA cannot constant-fold through."""
+    return jax.lax.optimization_barrier(args)
+
+
+def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None):
     """f(x) as a ``custom_jvp`` from ``value_and_derivative(x) -> (f(x), f'(x))``.
 
-    Outside jit and grad the primal is one compiled call; the JVP rule
-    computes the value from x and the derivative from a separated x (see
-    separate), each in its own fused pass. With ``bfloat16_table``, the
-    value of a bfloat16 input on the CPU is read from a table (see
-    _bfloat16_table); the derivative is always computed.
-    """
+    The primal is one fused pass; the JVP rule computes the value from x and
+    the derivative from a separated x (see separate), each in its own fused
+    pass.
 
+    ``cpu_bfloat16_value(x32) -> float32``, if given, computes the value of
+    a bfloat16 input on the CPU instead: a cheaper float32 function whose
+    rounding to bfloat16 equals that of f at all 2^16 bfloat16 inputs (its
+    test checks every one). The derivative is always computed.
+    """
     def value(x: jax.Array) -> jax.Array:
         y, _ = value_and_derivative(upcast(x))
         return cast(y, x.dtype)
 
+    def cpu_bfloat16(x: jax.Array) -> jax.Array:
+        return cast(cpu_bfloat16_value(upcast(x)), x.dtype)
+
     @jax.custom_jvp
-    @jax.jit
     def activation(x: jax.Array) -> jax.Array:
-        table = _bfloat16_table(value) if bfloat16_table and x.dtype == jnp.bfloat16 else None
-        if table is None:
+        (x,) = guard_inputs(x)
+        if cpu_bfloat16_value is None or x.dtype != jnp.bfloat16:
             return value(x)
-        return jax.lax.platform_dependent(x, cpu=functools.partial(_look_up, table), default=value)
+        return jax.lax.platform_dependent(x, cpu=cpu_bfloat16, default=value)
 
     def jvp(primals, tangents):
         (x,), (x_dot,) = primals, tangents
         # The value through `activation` itself: differentiating this rule
         # (a second derivative) then goes through the rule again, never
-        # through the value's own arithmetic, which a table lookup has none of.
+        # through the value's own arithmetic (nor through cpu_bfloat16_value,
+        # which may be one whose autodiff derivative is poor).
         y = activation(x)
         _, dy = value_and_derivative(upcast(separate(x)))
         return y, cast(cast(x_dot, dy.dtype) * dy, x.dtype)
 
     activation.defjvp(jvp)
-    return staged_constants(activation)
-
-
-@functools.cache
-def _bfloat16_table(value) -> np.ndarray | None:
-    """``value`` at every bfloat16 bit pattern, as bit patterns: 128 KiB.
-
-    On the CPU a bfloat16 tanh spends most of its time in the float32
-    arithmetic and the rounding back (1.15x jax.nn's time, measured); one
-    lookup in this table costs 0.82x, and its entries are by construction
-    the float32 result rounded once, as the computed path's are. Built once
-    per function, on the CPU, at the first trace; None where JAX has no CPU
-    backend (then nothing needs it).
-    """
-    try:
-        cpu_device = jax.devices("cpu")[0]
-    except RuntimeError:
-        return None
-    patterns = np.arange(2**16, dtype=np.uint32).astype(np.uint16).view(jnp.bfloat16)
-    # Compiled ahead of time and called with concrete patterns, it runs now
-    # even while an enclosing function is being traced. (Not
-    # ensure_compile_time_eval: that would fold the opaque constants and
-    # with them the exp's rounding.)
-    cpu = jax.sharding.SingleDeviceSharding(cpu_device)
-    spec = jax.ShapeDtypeStruct(patterns.shape, patterns.dtype, sharding=cpu)
-    results = jax.jit(value).lower(spec).compile()(patterns)
-    return np.asarray(results).view(np.uint16)
-
-
-def _look_up(table: np.ndarray, x: jax.Array) -> jax.Array:
-    """table[bits of x], as x's dtype."""
-    index = jax.lax.bitcast_convert_type(x, jnp.uint16).astype(jnp.int32)
-    patterns = jnp.asarray(table).at[index].get(mode="promise_in_bounds")
-    return jax.lax.bitcast_convert_type(patterns, x.dtype)
+    return kernel(activation)
 
 
 def binary_activation(value_and_partials):
     """f(x, p) as a ``custom_jvp`` from ``value_and_partials(x, p) -> (f, df/dx, df/dp)``.
+
+    The parameter p is cast to x's compute dtype inside (float32 for half
+    precision), so a Python number may be passed as it is.
 
     The rule is registered with ``symbolic_zeros=True``: a parameter that is
     not being differentiated contributes no term at all, rather than a zero
     tangent times df/dp, which is NaN where df/dp is infinite (leaky_relu's
     df/dslope = x at x = -inf) and costs a pass of arithmetic everywhere else.
     """
-
     @jax.custom_jvp
-    @jax.jit
     def activation(x: jax.Array, param: jax.Array) -> jax.Array:
-        y, _, _ = value_and_partials(upcast(x), upcast(param))
+        x, param = guard_inputs(x, param)
+        y, _, _ = value_and_partials(upcast(x), cast(param, compute_dtype(x.dtype)))
         return cast(y, x.dtype)
 
     def jvp(primals, tangents):
         (x, param), (x_dot, param_dot) = primals, tangents
-        y, _, _ = value_and_partials(upcast(x), upcast(param))
-        _, dy_dx, dy_dparam = value_and_partials(upcast(separate(x)), upcast(param))
+        x, param = guard_inputs(x, param)
+        param = cast(param, compute_dtype(x.dtype))
+        y, _, _ = value_and_partials(upcast(x), param)
+        _, dy_dx, dy_dparam = value_and_partials(upcast(separate(x)), param)
         ct = y.dtype
         y_dot = jnp.zeros_like(y)
         if not isinstance(x_dot, SymbolicZero):
@@ -135,4 +145,4 @@ def binary_activation(value_and_partials):
         return cast(y, x.dtype), cast(y_dot, x.dtype)
 
     activation.defjvp(jvp, symbolic_zeros=True)
-    return staged_constants(activation)
+    return kernel(activation)

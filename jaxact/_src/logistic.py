@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxact._src.checks import as_float_array, as_parameter, weak_as_inputs
+from jaxact._src.checks import as_float_array, as_kernel_parameter, weak_as_inputs
 from jaxact._src.jvp import binary_activation, compute_dtype, unary_activation
 from jaxact._src.numerics import (
     exp,
@@ -300,7 +300,7 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     x = as_float_array("generalized_logistic", x)
     if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and alpha == 1:
         return weak_as_inputs(_sigmoid(x), x)
-    alpha = as_parameter(
+    alpha = as_kernel_parameter(
         "generalized_logistic", "alpha", alpha, compute_dtype(x.dtype),
         minimum=0.0, inclusive=False,
     )

@@ -130,6 +130,11 @@ def opaque(value: float, dtype) -> jax.Array:
     return jax.lax.optimization_barrier(jnp.asarray(value, dtype))
 
 
+# Private JAX API, looked up in jax_internals, which fails at import on a JAX
+# without it.
+_EAGER_CONSTANT_FOLDING = eager_constant_folding
+
+
 def staged_constants(activation):
     """``activation``, called with JAX's eager constant folding switched off.
 
@@ -138,13 +143,17 @@ def staged_constants(activation):
     folds the constant it gets back: sigmoid(0.6) came out 0.667 instead of
     0.646, and gradients were off as well. Every public function that uses
     opaque goes through this wrapper, so the switch is off for the whole
-    call, derivative rules included. (The switch is private JAX API, looked
-    up in jax_internals, which fails at import on a JAX without it.)
+    call, derivative rules and the transformations of its jaxpr included.
+    Reading the switch costs a tenth of entering the context, so the context
+    is entered only when the switch is on.
     """
+
     @functools.wraps(activation)
     def call(*args):
-        with eager_constant_folding(False):
-            return activation(*args)
+        if _EAGER_CONSTANT_FOLDING.value:
+            with _EAGER_CONSTANT_FOLDING(False):
+                return activation(*args)
+        return activation(*args)
 
     return call
 

@@ -28,7 +28,7 @@ from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_real_array
-from jaxact._src.jvp import cast, compute_dtype, upcast
+from jaxact._src.jvp import cast, compute_dtype, guard_inputs, kernel, upcast
 
 # --------------------------------------------------------------------------
 # argument checks shared by the functions and the layers
@@ -211,8 +211,8 @@ _d_dslope.defjvp(_d_dslope_jvp, symbolic_zeros=True)
 
 
 @jax.custom_jvp
-@jax.jit
-def _prelu(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
+def _prelu_rule(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
+    x, negative_slope = guard_inputs(x, negative_slope)
     # Half precision: computed in float32 with the float32 slope and rounded
     # once, the policy of every jaxact function (and so leaky_relu's result).
     return cast(_prelu_value(upcast(x), negative_slope), x.dtype)
@@ -220,9 +220,12 @@ def _prelu(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
 
 def _prelu_jvp(primals, tangents):
     (x, slope), (x_dot, slope_dot) = primals, tangents
-    # The value through _prelu itself, so that a derivative of this rule's
+    # The value through the rule itself, so that a derivative of this rule's
     # primal output goes through the rule again.
-    y = _prelu(x, slope)
+    y = _prelu_rule(x, slope)
+    # Behind the barrier, so that XLA folds nothing of a constant input (it
+    # would turn min(x, -0.0) into +0 where x is 0).
+    x, slope = guard_inputs(x, slope)
     wide = upcast(x)
     # Symbolic zeros let an untrained slope (or a constant input) skip its term
     # instead of multiplying a full-size array of zeros. slope_dot has the
@@ -236,7 +239,8 @@ def _prelu_jvp(primals, tangents):
     return y, cast(_sum_of_terms(wide, terms), x.dtype)
 
 
-_prelu.defjvp(_prelu_jvp, symbolic_zeros=True)
+_prelu_rule.defjvp(_prelu_jvp, symbolic_zeros=True)
+_prelu = kernel(_prelu_rule)
 
 
 def _broadcastable_slope(x: jax.Array, slope: jax.Array, channel_axis) -> jax.Array:

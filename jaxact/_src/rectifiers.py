@@ -8,19 +8,24 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxact._src.checks import as_float_array, as_parameter, as_real_array, weak_as_inputs
-from jaxact._src.jvp import binary_activation, cast, compute_dtype
+from jaxact._src.checks import (
+    as_float_array,
+    as_kernel_parameter,
+    as_real_array,
+    weak_as_inputs,
+)
+from jaxact._src.jvp import binary_activation, cast, compute_dtype, guard_inputs, kernel
 from jaxact._src.numerics import expm1_nonpositive, nan_marker
 
 
 @jax.custom_jvp
-@jax.jit
-def _relu(x: jax.Array) -> jax.Array:
+def _relu_rule(x: jax.Array) -> jax.Array:
+    (x,) = guard_inputs(x)
     # jnp.maximum propagates NaN, so relu(NaN) is NaN rather than 0.
     return jnp.maximum(x, 0)
 
 
-@_relu.defjvp
+@_relu_rule.defjvp
 def _relu_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
     # relu'(0) = 0, as jax.nn.relu: the subgradient that keeps units at 0 off.
@@ -28,7 +33,10 @@ def _relu_jvp(primals, tangents):
     # tangent must stay linear in x_dot (a constant NaN branch would be
     # dropped by transposition), so the NaN enters as a factor.
     slope = jnp.where(x > 0, 1, 0).astype(x_dot.dtype) + nan_marker(x).astype(x_dot.dtype)
-    return _relu(x), x_dot * slope
+    return _relu_rule(x), x_dot * slope
+
+
+_relu = kernel(_relu_rule)
 
 
 def relu(x: ArrayLike) -> jax.Array:
@@ -122,7 +130,7 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
     See also: :func:`relu`, ``jaxact.prelu`` (learned slopes).
     """
     x = as_float_array("leaky_relu", x)
-    negative_slope = as_parameter(
+    negative_slope = as_kernel_parameter(
         "leaky_relu", "negative_slope", negative_slope, compute_dtype(x.dtype),
         minimum=-math.inf, inclusive=True,
     )
@@ -198,7 +206,7 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     See also: :func:`relu`, :func:`leaky_relu`.
     """
     x = as_float_array("elu", x)
-    alpha = as_parameter(
+    alpha = as_kernel_parameter(
         "elu", "alpha", alpha, compute_dtype(x.dtype), minimum=0.0, inclusive=True
     )
     return weak_as_inputs(_elu(x, alpha), x, alpha)
