@@ -8,6 +8,10 @@ helpers) and ``diagnostics``.
 """
 
 from jaxact import diagnostics as diagnostics
+
+# smooth modern activations (issue 10)
+from jaxact._src.algebraic import soft_sign as soft_sign
+from jaxact._src.algebraic import squareplus as squareplus
 from jaxact._src.hyperbolic import tanh as tanh
 from jaxact._src.logistic import generalized_logistic as generalized_logistic
 from jaxact._src.logistic import log_sigmoid as log_sigmoid
@@ -41,4 +45,7 @@ __all__ = [
     "momentum_sgd",
     "prelu",
     "weight_decay_mask",
+    # smooth modern activations (issue 10)
+    "soft_sign",
+    "squareplus",
 ]
