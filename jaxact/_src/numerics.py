@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from decimal import Decimal
 from fractions import Fraction
 
 import jax
@@ -367,3 +368,42 @@ def _log1p_series_coefficients(dtype) -> list[float]:
     e_max = math.exp(-2 * _LOG_COSH_SWITCH)
     n = terms_needed(lambda k: e_max ** k / (k + 2), dtype)
     return [(-1.0) ** (k + 1) / k for k in range(2, n + 2)]
+
+
+def offset_from(x: jax.Array, point: str) -> jax.Array:
+    """x - point, rounded once, for a constant ``point`` given in decimal digits.
+
+    ``point`` is split into hi + lo in x's dtype; ``x - hi`` is exact wherever
+    x is within a factor 2 of hi (Sterbenz), which every caller guarantees,
+    so only subtracting lo rounds. Near a root of a function at ``point``
+    the offset keeps its full relative precision however small it gets,
+    which ``x - point`` rounded to the dtype would not.
+    """
+    exact = Fraction(Decimal(point))
+    hi = float(np.asarray(float(exact), x.dtype))
+    lo = float(exact - Fraction(hi))
+    return (x - opaque(hi, x.dtype)) - lo
+
+
+# exp(-_RESCALE_SHIFT) is within 2.4e-12 (2^-38.6) relative of a float32 number,
+# so scaling back by it costs only the rounding of that product (found by
+# scanning multiples of 2^-10 in [16, 32] with mpmath; tests/test_smooth.py
+# checks it). A multiple of 2^-6: z + shift is exact for float32 z in
+# [-128, -64] (a multiple of 2^-17 there, and so is the sum, below 64).
+_RESCALE_SHIFT = 19.390625
+_RESCALE = math.exp(-_RESCALE_SHIFT)
+
+
+def exp_rescaled(z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Returns (e, rescale) with e * rescale = exp(z), e never flushed to 0 early.
+
+    Within 8 of the log of the smallest normal float, exp(z) itself would be
+    subnormal or 0 (XLA's CPU flushes subnormals) while a product such as
+    z exp(z) is still normal; there e = exp(z + 19.39...) and rescale =
+    exp(-19.39...), elsewhere e = exp(z) and rescale = 1. Callers multiply
+    their product by rescale last, and may add e to 1 as if it were exp(z):
+    both round to 1 in the zone (e < 2^-80 there).
+    """
+    zone = z < math.log(float(jnp.finfo(z.dtype).tiny)) + 8
+    e = exp(jnp.where(zone, z + _RESCALE_SHIFT, z))
+    return e, jnp.where(zone, _RESCALE, 1).astype(z.dtype)
