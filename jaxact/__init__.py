@@ -16,7 +16,9 @@ from jaxact._src.hyperbolic import tanh as tanh
 from jaxact._src.logistic import generalized_logistic as generalized_logistic
 from jaxact._src.logistic import log_sigmoid as log_sigmoid
 from jaxact._src.logistic import sigmoid as sigmoid
+from jaxact._src.logistic import silu as silu
 from jaxact._src.logistic import softplus as softplus
+from jaxact._src.logistic import swish as swish
 from jaxact._src.optim import momentum_sgd as momentum_sgd
 from jaxact._src.optim import weight_decay_mask as weight_decay_mask
 from jaxact._src.parametric import Maxout as Maxout
@@ -46,6 +48,8 @@ __all__ = [
     "prelu",
     "weight_decay_mask",
     # smooth modern activations (issue 10)
+    "silu",
     "soft_sign",
     "squareplus",
+    "swish",
 ]

@@ -5,11 +5,8 @@ All are built on ``e = exp(-|x|)``, which lies in (0, 1] and never overflows.
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
-from decimal import Decimal
-from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
@@ -20,12 +17,11 @@ from jaxact._src.jvp import binary_activation, compute_dtype, unary_activation
 from jaxact._src.numerics import (
     exp,
     exp_rescaled,
-    horner,
     log1p_exp_neg,
     log1p_small,
-    offset_from,
+    one_plus_small,
+    series_near_root,
     square_of_one_plus,
-    terms_needed,
     two_product_error,
     two_sum,
 )
@@ -309,57 +305,74 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
 _SATURATION = 800.0
 
 # silu'(x) = sigma(x) (1 + x sigma(-x)) = e^x (1 + x + e^x) / (1 + e^x)^2 for
-# x < 0 is 0 where 1 + x + e^x = 0, at x0 below (mpmath.findroot, 40 digits;
-# tests/test_smooth.py recomputes it). Near x0, 1 + x + e^x cancels: the
-# rounding of e^x alone would be amplified e^x / |1 + x + e^x| times,
-# without bound. Within _SLOPE_ROOT_WINDOW of x0 it is a series in the exact
-# offset d = x - x0 instead.
+# x < 0 is 0 where 1 + x + e^x = 0, at x0 below (mpmath.findroot, 40 digits).
+# Near x0, 1 + x + e^x cancels: the rounding of e^x alone would be amplified
+# e^x / |1 + x + e^x| times, without bound. Within _SILU_ROOT_WINDOW of x0
+# silu' is its Taylor series in the exact offset d = x - x0 instead:
+# silu'(x0 + d) = d (c_0 + c_1 d + ...), the c_k from mpmath.taylor at 60
+# digits (tests/test_smooth.py recomputes root and coefficients). Terms shrink
+# by about 1/3.4 (the nearest singularities of sigma, x0 +- i pi) per unit of
+# d: 8 terms for float32, 17 for float64.
 _SILU_SLOPE_ROOT = "-1.278464542761073795109358739022980155439"
-_SLOPE_ROOT_WINDOW = 0.25
+_SILU_ROOT_WINDOW = 0.25
+_SILU_SLOPE_SERIES = (
+    0.2178117057198001, 0.1466487969969469, 0.018874814223782312, -0.015222655223188032,
+    -0.006606589138356696, 0.000126627410081122, 0.0007985218818397998,
+    0.00018570724361186496, -4.090534237428612e-05, -2.9733542213263917e-05,
+    -2.942631888842464e-06, 2.346029682463866e-06, 8.599695028268575e-07,
+    -3.051244750055421e-08, -9.266646309267441e-08, -1.8877622907727957e-08,
+    4.619379769031606e-09, 2.9177603026903803e-09, 2.3648315053103244e-10,
+    -2.251366201881081e-10,
+)
 
 
-@functools.cache
-def _silu_slope_series(dtype) -> list[float]:
-    """c_0, c_1, ... with 1 + x + e^x = d (c_0 + c_1 d + c_2 d^2 + ...), d = x - x0.
-
-    With e0 = e^x0 = -(1 + x0): 1 + x + e^x = d + e0 (e^d - 1), so c_0 =
-    1 + e0 = -x0 and c_k = e0 / (k + 1)!. Terms up to the first below an
-    eighth of an ULP of c_0 at |d| = 0.25: 7 for float32, 12 for float64.
-    """
-    root = float(Fraction(Decimal(_SILU_SLOPE_ROOT)))
-    e0 = -(1 + root)
-    n = terms_needed(
-        lambda k: e0 * _SLOPE_ROOT_WINDOW**k / math.factorial(k + 1) / -root, dtype
-    )
-    return [-root] + [e0 / math.factorial(k + 1) for k in range(1, n)]
+def _reciprocal_estimate(q: jax.Array) -> jax.Array:
+    """1 / q within 1.8% for q in [1, 2] (a least-squares quadratic in the
+    relative error): enough for corrections that are below 2^-23 themselves,
+    without a division."""
+    return 2.07294014 - q * (1.39872702 - 0.30780061 * q)
 
 
 @jax.jit
 def _silu_and_derivative(x: jax.Array):
     bounded = jnp.clip(x, -_SATURATION, _SATURATION)  # keeps NaN
-    # e = exp(-|x|), rescaled where it would underflow: silu(x) ~ x e^x is a
-    # normal float32 down to x = -103 although e^x underflows below -87.3.
-    e, rescale = exp_rescaled(-jnp.abs(bounded))
     positive = x >= 0
-    # m = 1 for x >= 0 and e for x < 0; both results below are m (...), so
-    # the rescaling applies to x < 0 only (for x > 79, 1 + e and 1 + e + x e
-    # are 1 however e is scaled).
+    # e = exp(-|x|) (1 + delta), rescaled where it would underflow: silu(x) ~
+    # x e^x is a normal float32 down to x = -103 although e^x underflows
+    # below -87.3.
+    e, delta, rescale = exp_rescaled(-jnp.abs(bounded))
+    # 1 + e = q + q_lo exactly. Every result below is m (...) / q^k with
+    # m = 1 for x >= 0 and e for x < 0, so the rescaling applies to x < 0
+    # only (for x > 79, 1 + e and 1 + e + x e are 1 however e is scaled).
+    q, q_lo = one_plus_small(e)
     m = jnp.where(positive, 1, e)
     rescale = jnp.where(positive, 1, rescale)
-    # x sigma(x) = x m / (1 + e); x is clamped only from below (silu(inf) = inf).
-    y = (jnp.maximum(x, -_SATURATION) * m / (1 + e)) * rescale
+    # The roundings of e and of 1 + e, as relative errors of m and of q, so
+    # that each result is corrected to first order instead of carrying them
+    # (about one ULP each: silu's value was 2.64 ULP off without this,
+    # measured). Each correction is applied before the one division, whose
+    # result XLA would otherwise write to memory for a second fusion.
+    m_error = jnp.where(positive, 0, delta)
+    q_error = (q_lo + e * delta) * _reciprocal_estimate(q)
+    # silu = x m / q; x is clamped only from below (silu(inf) = inf), and
+    # the correction uses the clamped x (inf * 0 would be NaN).
+    numerator = jnp.maximum(x, -_SATURATION) * m
+    y = ((numerator + (bounded * m) * (m_error - q_error)) / q) * rescale
     # silu' = sigma(x) (1 + x sigma(-x)) = m g / (1 + e)^2 with
     # x >= 0: g = 1 + e + x e (no cancellation: all terms >= 0);
-    # x < 0:  g = 1 + x + e, replaced by its series near the root.
-    root = float(Fraction(Decimal(_SILU_SLOPE_ROOT)))
-    near_root = jnp.abs(x - root) <= _SLOPE_ROOT_WINDOW
-    # Masked so the discarded series never sees a large |d| (no inf in its
-    # derivatives either).
-    offset = offset_from(jnp.where(near_root, x, root), _SILU_SLOPE_ROOT)
-    g_near_root = offset * horner(_silu_slope_series(x.dtype), offset)
-    g = jnp.where(near_root, g_near_root, 1 + e + bounded * jnp.where(positive, e, 1))
-    slope = (m * g / square_of_one_plus(e)) * rescale
-    return y, slope
+    # x < 0:  g = (1 + x) + e, which cancels near the root (series there).
+    # e's rounding enters g as e delta (1 + x) and e delta.
+    g = jnp.where(
+        positive,
+        (q + bounded * e) + e * (delta * (1 + bounded)),
+        ((1 + bounded) + e) + e * delta,
+    )
+    numerator = m * g
+    slope = ((numerator + numerator * (m_error - 2 * q_error)) / (q * q)) * rescale
+    near_root, slope_near_root = series_near_root(
+        x, _SILU_SLOPE_ROOT, _SILU_SLOPE_SERIES, _SILU_ROOT_WINDOW
+    )
+    return y, jnp.where(near_root, slope_near_root, slope)
 
 
 _silu = unary_activation(_silu_and_derivative)
@@ -400,7 +413,7 @@ def silu(x: ArrayLike) -> jax.Array:
         >>> import jax.numpy as jnp
         >>> import jaxact
         >>> jaxact.silu(jnp.array([-1.0, 0.0, 1.0]))
-        Array([-0.26894143,  0.        ,  0.7310586 ], dtype=float32)
+        Array([-0.2689414 ,  0.        ,  0.73105854], dtype=float32)
         >>> float(jax.grad(jaxact.silu)(-30.0))  # jax.nn gives 0.0
         -2.7136105e-12
 

@@ -225,6 +225,12 @@ def _exp_of_bounded(z: jax.Array, coefficients: Sequence[float]) -> jax.Array:
     with floor; knowing z is in range, this rounds z / ln 2 with a magic
     constant and builds 2^n from bits. NaN gives NaN.
     """
+    p_minus_one, two_to_n = _exp_parts(z, coefficients)
+    return (1 + p_minus_one) * two_to_n
+
+
+def _exp_parts(z: jax.Array, coefficients: Sequence[float]) -> tuple[jax.Array, jax.Array]:
+    """(s, 2^n) with exp(z) = (1 + s) 2^n, |s| < 0.42, for z as _exp_of_bounded."""
     # n = round(z / ln 2), exactly; the barrier keeps XLA from folding
     # (t + magic) - magic back to t. (Reading n from the bits of `shifted`
     # needs no barrier but measured 6% slower for tanh at 2^24.)
@@ -234,10 +240,10 @@ def _exp_of_bounded(z: jax.Array, coefficients: Sequence[float]) -> jax.Array:
     # |r| <= ln(2)/2. The first subtraction is exact (n * _EXP_LN2_HI is, and
     # it is within a factor 2 of z); the second rounds once.
     r = (z - n * _EXP_LN2_HI) - n * _EXP_LN2_LO
-    p = 1 + (r + (r * r) * horner(coefficients, r))
+    p_minus_one = r + (r * r) * horner(coefficients, r)
     # 2^n built from its bits: the integer n is the low bits of `shifted`.
     n_bits = jax.lax.bitcast_convert_type(shifted, jnp.int32) - (_ROUNDING_MAGIC_BITS - 127)
-    return p * jax.lax.bitcast_convert_type(n_bits << 23, jnp.float32)
+    return p_minus_one, jax.lax.bitcast_convert_type(n_bits << 23, jnp.float32)
 
 
 def _differentiable_exp(exp):
@@ -394,8 +400,10 @@ _RESCALE_SHIFT = 19.390625
 _RESCALE = math.exp(-_RESCALE_SHIFT)
 
 
-def exp_rescaled(z: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Returns (e, rescale) with e * rescale = exp(z), e never flushed to 0 early.
+def exp_rescaled(z: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Returns (e, delta, rescale) with e (1 + delta) rescale = exp(z), e never
+    flushed to 0 early, and delta e's relative rounding error (see
+    exp_with_error).
 
     Within 8 of the log of the smallest normal float, exp(z) itself would be
     subnormal or 0 (XLA's CPU flushes subnormals) while a product such as
@@ -405,5 +413,62 @@ def exp_rescaled(z: jax.Array) -> tuple[jax.Array, jax.Array]:
     both round to 1 in the zone (e < 2^-80 there).
     """
     zone = z < math.log(float(jnp.finfo(z.dtype).tiny)) + 8
-    e = exp(jnp.where(zone, z + _RESCALE_SHIFT, z))
-    return e, jnp.where(zone, _RESCALE, 1).astype(z.dtype)
+    e, delta = exp_with_error(jnp.where(zone, z + _RESCALE_SHIFT, z))
+    return e, delta, jnp.where(zone, _RESCALE, 1).astype(z.dtype)
+
+
+def _exp_with_error_jvp(primals, tangents):
+    (z,), (z_dot,) = primals, tangents
+    e, e_relative_error = exp_with_error(z)
+    # The error term is a correction below 2^-23 of e: its own derivative is
+    # left out (a relative 2^-23 in higher derivatives, float32 only).
+    return (e, e_relative_error), (e * z_dot, jnp.zeros_like(e_relative_error))
+
+
+@jax.custom_jvp
+def exp_with_error(z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Returns (e, delta) with exp(z) = e (1 + delta) to about 2^-26, z <= 64.
+
+    float32: e is :func:`exp` (the same value) and delta is the rounding
+    error of its last addition 1 + s, relative to e, so that a caller whose
+    result is sensitive to e's rounding can correct for it; 0 where e is 0.
+    Other dtypes: jnp.exp and delta = 0.
+    """
+    if z.dtype != jnp.float32:
+        e = jnp.exp(z)
+        return e, jnp.zeros_like(e)
+    clamped = jnp.maximum(z, _EXP_LOWEST)  # jnp.maximum keeps NaN
+    p_minus_one, two_to_n = _exp_parts(clamped, _EXP_COEFFICIENTS)
+    p, p_lo = fast_two_sum(1.0, p_minus_one)
+    # p_lo / p with 1 / p = 1 / (1 + s) ~ 1 - s + s^2 - s^3: |s| < 0.42, so
+    # the truncation is below 3% of a term below 2^-24 of p.
+    delta = p_lo * (1 - p_minus_one * (1 - p_minus_one * (1 - p_minus_one)))
+    underflow = z < _EXP_LOWEST
+    return jnp.where(underflow, 0, p * two_to_n), jnp.where(underflow, 0, delta)
+
+
+exp_with_error.defjvp(_exp_with_error_jvp)
+
+
+def series_near_root(
+    x: jax.Array, root: str, coefficients: Sequence[float], window: float
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (near, f): f = d (c_0 + c_1 d + ...) with d = x - root where near.
+
+    For a function with a simple root at ``root`` (decimal digits) and Taylor
+    coefficients c_k of f(root + d) / d. Where near (|d| <= window), f keeps
+    its full relative precision however close x gets to the root, which a
+    closed form that cancels there cannot; elsewhere f is meaningless. Terms
+    up to the first below an eighth of an ULP of c_0 at |d| = window.
+    """
+    center = float(Fraction(Decimal(root)))
+    n = terms_needed(
+        lambda k: abs(coefficients[k]) * window**k / abs(coefficients[0]), x.dtype
+    )
+    if n > len(coefficients):
+        raise ValueError(f"series_near_root: {n} terms needed, {len(coefficients)} given")
+    near = jnp.abs(x - center) <= window
+    # Masked so that the discarded series never sees a large |d| (no inf in
+    # its derivatives either).
+    offset = offset_from(jnp.where(near, x, center), root)
+    return near, offset * horner(coefficients[:n], offset)
