@@ -12,6 +12,7 @@ from jaxact import diagnostics as diagnostics
 # smooth modern activations (issue 10)
 from jaxact._src.algebraic import soft_sign as soft_sign
 from jaxact._src.algebraic import squareplus as squareplus
+from jaxact._src.hyperbolic import mish as mish
 from jaxact._src.hyperbolic import tanh as tanh
 from jaxact._src.logistic import generalized_logistic as generalized_logistic
 from jaxact._src.logistic import log_sigmoid as log_sigmoid
@@ -48,6 +49,7 @@ __all__ = [
     "prelu",
     "weight_decay_mask",
     # smooth modern activations (issue 10)
+    "mish",
     "silu",
     "soft_sign",
     "squareplus",

@@ -57,6 +57,24 @@ def ref_silu(xp, x):
     return x * m / (1 + e), m * g / (1 + e) ** 2
 
 
+def ref_mish(xp, x):
+    # tanh(softplus(x)) = N / D from e = exp(-|x|): N = 2e + e^2, D = N + 2
+    # for x < 0; N = 1 + 2e, D = N + 2e^2 for x >= 0. mish' = t + x t' with
+    # t' = 4 e w (1 + e) / D^2 (w = e for x >= 0, else 1) cancels near the
+    # root x0 = -1.1924 and left of it, so there it is e h / D^2 with
+    # h = 4 (1 + x) + e (6 + 4x + e (4 + e)), which cancels only near x0
+    # (float64 keeps 2^-52 / |x - x0| there, far below a float32 ULP).
+    e = xp.exp(-xp.abs(x))
+    positive = x >= 0
+    n = xp.where(positive, 1 + 2 * e, e * (e + 2))
+    d = n + xp.where(positive, 2 * e * e, 2.0)
+    t = n / d
+    t_slope = 4 * e * xp.where(positive, e, 1.0) * (1 + e) / d**2
+    h = 4 * (1 + x) + e * ((6 + 4 * x) + e * (4 + e))
+    slope = xp.where(x < -1.1924312145154952, e * h / d**2, t + x * t_slope)
+    return x * t, slope
+
+
 def ref_squareplus_d_b(xp, x, b=4.0):
     return 1 / (4 * xp.sqrt(x * x + b))
 
@@ -64,8 +82,10 @@ def ref_squareplus_d_b(xp, x, b=4.0):
 soft_sign = jaxact.soft_sign
 squareplus = jaxact.squareplus
 silu = jaxact.silu
+mish = jaxact.mish
 
 FLOAT32_CASES = {
+    "mish": (mish, ref_mish),
     "silu": (silu, ref_silu),
     "soft_sign": (jaxact.soft_sign, ref_soft_sign),
     "squareplus": (jaxact.squareplus, ref_squareplus),
@@ -75,6 +95,7 @@ FLOAT32_CASES = {
     ),
 }
 UNARY = {
+    "mish": jaxact.mish,
     "silu": jaxact.silu,
     "soft_sign": jaxact.soft_sign,
     "squareplus": jaxact.squareplus,
@@ -225,7 +246,24 @@ def _mp_silu(x):
     return [x * s, s + x * d1, 2 * d1 + x * d2, 3 * d2 + x * d3]
 
 
+def _mp_mish(x):
+    # t = tanh(sp), sp = softplus(x); t' = sech^2(sp) s with s = sigma(x),
+    # c = sigma(-x) formed without 1 - s, sech^2 without 1 - t^2.
+    e = mpmath.exp(x)
+    t = mpmath.tanh(mpmath.log1p(e))
+    sech2 = 1 / mpmath.cosh(mpmath.log1p(e)) ** 2
+    s, c = e / (1 + e), 1 / (1 + e)
+    d1 = sech2 * s
+    # d/dx: t -> d1, sech2 -> -2 t d1, s -> s c, c -> -s c
+    d2 = -2 * t * d1 * s + sech2 * s * c
+    d_sech2 = -2 * t * d1
+    d3 = (-2 * (d1 * d1 * s + t * d2 * s + t * d1 * s * c)
+          + d_sech2 * s * c + sech2 * s * c * (c - s))
+    return [x * t, t + x * d1, 2 * d1 + x * d2, 3 * d2 + x * d3]
+
+
 MP_FUNCTIONS = {
+    "mish": _mp_mish,
     "silu": _mp_silu,
     "soft_sign": _mp_soft_sign,
     "squareplus": _mp_squareplus,
@@ -269,7 +307,7 @@ def test_float64_value_and_derivative_within_4_ulp_of_mpmath(name):
 # epsilons of the largest value where the derivative itself crosses 0
 # (measured: silu'' 1.2e-14 relative next to its root at 2.40, silu''' 9.6
 # epsilons of its largest value next to its root at 0).
-HIGHER_ORDER = ["silu"]
+HIGHER_ORDER = ["silu", "mish"]
 
 
 @pytest.mark.parametrize("name", HIGHER_ORDER)
@@ -284,7 +322,10 @@ def test_float64_second_and_third_derivatives_against_mpmath(name):
                np.asarray(jax.jit(jax.vmap(third))(points))]
         hessian = jax.jit(jax.hessian(lambda v: UNARY[name](v).sum()))(points[::10])
         # jax.hessian goes forward-over-reverse: the same rule, other roundings.
-        np.testing.assert_allclose(np.diag(np.asarray(hessian)), got[0][::10], rtol=1e-14)
+        np.testing.assert_allclose(
+            np.diag(np.asarray(hessian)), got[0][::10],
+            rtol=1e-12, atol=16 * 2.0**-52 * np.abs(got[0]).max(),
+        )
     for order, values in zip((2, 3), got, strict=True):
         reference = expected[:, order]
         allowed = 1e-12 * np.abs(reference) + 16 * 2.0**-52 * np.abs(reference).max()
@@ -323,6 +364,7 @@ def test_kinks_as_jax_nn():
 LIMITS = {
     # name: ((value at -inf, value at inf), (derivative at -inf, at inf))
     "silu": ((0.0, math.inf), (0.0, 1.0)),
+    "mish": ((0.0, math.inf), (0.0, 1.0)),
     "soft_sign": ((-1.0, 1.0), (0.0, 0.0)),
     "squareplus": ((0.0, math.inf), (0.0, 1.0)),
 }
@@ -449,9 +491,15 @@ def _silu_slope_factor(x):
     return 1 + x + mpmath.exp(x)
 
 
+def _mish_slope_factor(x):
+    e = mpmath.exp(x)
+    return 4 * (1 + x) + e * (6 + 4 * x + e * (4 + e))
+
+
 ROOTS = {
     # name: (module, the function whose simple root is f's root)
     "silu": ("logistic", _silu_slope_factor),
+    "mish": ("hyperbolic", _mish_slope_factor),
 }
 
 

@@ -400,7 +400,9 @@ _RESCALE_SHIFT = 19.390625
 _RESCALE = math.exp(-_RESCALE_SHIFT)
 
 
-def exp_rescaled(z: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+def exp_rescaled(
+    z: jax.Array, *, error_free_products: bool = False
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Returns (e, delta, rescale) with e (1 + delta) rescale = exp(z), e never
     flushed to 0 early, and delta e's relative rounding error (see
     exp_with_error).
@@ -410,9 +412,18 @@ def exp_rescaled(z: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     z exp(z) is still normal; there e = exp(z + 19.39...) and rescale =
     exp(-19.39...), elsewhere e = exp(z) and rescale = 1. Callers multiply
     their product by rescale last, and may add e to 1 as if it were exp(z):
-    both round to 1 in the zone (e < 2^-80 there).
+    both round to 1 in the zone (e < 2^-40 there, and below 2^-80 without
+    ``error_free_products``).
+
+    With ``error_free_products`` the zone starts where the low parts of
+    Dekker products of numbers of e's size (e^2 eps^2, see
+    two_product_error) would flush to 0: at log(tiny) - 2 log(eps) + 4
+    (-47.3 for float32), so that the caller's error terms stay exact.
+    z + shift stays exact there: z is a multiple of 2^-18 below -32.
     """
-    zone = z < math.log(float(jnp.finfo(z.dtype).tiny)) + 8
+    finfo = jnp.finfo(z.dtype)
+    margin = 4 - 2 * math.log(float(finfo.eps)) if error_free_products else 8
+    zone = z < math.log(float(finfo.tiny)) + margin
     e, delta = exp_with_error(jnp.where(zone, z + _RESCALE_SHIFT, z))
     return e, delta, jnp.where(zone, _RESCALE, 1).astype(z.dtype)
 
