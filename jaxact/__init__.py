@@ -15,6 +15,7 @@ from jaxact._src.algebraic import squareplus as squareplus
 from jaxact._src.hyperbolic import mish as mish
 from jaxact._src.hyperbolic import tanh as tanh
 from jaxact._src.logistic import generalized_logistic as generalized_logistic
+from jaxact._src.logistic import log1mexp as log1mexp
 from jaxact._src.logistic import log_sigmoid as log_sigmoid
 from jaxact._src.logistic import sigmoid as sigmoid
 from jaxact._src.logistic import silu as silu
@@ -49,6 +50,7 @@ __all__ = [
     "prelu",
     "weight_decay_mask",
     # smooth modern activations (issue 10)
+    "log1mexp",
     "mish",
     "silu",
     "soft_sign",

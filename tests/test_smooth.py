@@ -75,6 +75,18 @@ def ref_mish(xp, x):
     return x * t, slope
 
 
+def ref_log1mexp(xp, x):
+    # Maechler's switch at ln 2: log(-expm1(-x)) below, log1p(-exp(-x))
+    # above; each branch masked to its own range.
+    small = x <= math.log(2.0)
+    below = xp.log(-xp.expm1(-xp.where(small, x, 1.0)))
+    above = xp.log1p(-xp.exp(-xp.where(small, 1.0, x)))
+    # 1 / expm1(x) = e^-x / (1 - e^-x), finite for every x > 0.
+    e = xp.exp(-x)
+    return xp.where(small, below, above), xp.where(small, 1 / xp.expm1(xp.where(small, x, 1.0)),
+                                                  e / (1 - e))
+
+
 def ref_squareplus_d_b(xp, x, b=4.0):
     return 1 / (4 * xp.sqrt(x * x + b))
 
@@ -85,6 +97,7 @@ silu = jaxact.silu
 mish = jaxact.mish
 
 FLOAT32_CASES = {
+    "log1mexp": (jaxact.log1mexp, ref_log1mexp),
     "mish": (mish, ref_mish),
     "silu": (silu, ref_silu),
     "soft_sign": (jaxact.soft_sign, ref_soft_sign),
@@ -95,6 +108,7 @@ FLOAT32_CASES = {
     ),
 }
 UNARY = {
+    "log1mexp": jaxact.log1mexp,
     "mish": jaxact.mish,
     "silu": jaxact.silu,
     "soft_sign": jaxact.soft_sign,
@@ -246,6 +260,11 @@ def _mp_silu(x):
     return [x * s, s + x * d1, 2 * d1 + x * d2, 3 * d2 + x * d3]
 
 
+def _mp_log1mexp(x):
+    # log1p(-e^-x): log(-expm1(-x)) would need more than 40 digits for x > 92.
+    return [mpmath.log1p(-mpmath.exp(-x)), 1 / mpmath.expm1(x)]
+
+
 def _mp_mish(x):
     # t = tanh(sp), sp = softplus(x); t' = sech^2(sp) s with s = sigma(x),
     # c = sigma(-x) formed without 1 - s, sech^2 without 1 - t^2.
@@ -263,6 +282,7 @@ def _mp_mish(x):
 
 
 MP_FUNCTIONS = {
+    "log1mexp": _mp_log1mexp,
     "mish": _mp_mish,
     "silu": _mp_silu,
     "soft_sign": _mp_soft_sign,
@@ -541,3 +561,21 @@ def test_rescale_constant_is_nearly_a_float32():
         exact = mpmath.exp(-mpmath.mpf(numerics._RESCALE_SHIFT))
         rounded = mpmath.mpf(float(np.float32(numerics._RESCALE)))
         assert abs(rounded / exact - 1) < mpmath.mpf(2) ** -38
+
+
+def test_log1mexp_domain_and_limits():
+    for dtype in (jnp.float32, jnp.bfloat16):
+        x = jnp.asarray([0.0, jnp.inf, -1.0, -jnp.inf, jnp.nan], dtype)
+        value = np.asarray(jaxact.log1mexp(x), np.float64)
+        slope = np.asarray(derivative(jaxact.log1mexp, x), np.float64)
+        np.testing.assert_array_equal(value[:2], [-np.inf, 0.0])
+        np.testing.assert_array_equal(slope[:2], [np.inf, 0.0])
+        # Outside the domain and NaN: NaN, value and derivative.
+        assert np.all(np.isnan(value[2:])) and np.all(np.isnan(slope[2:]))
+    # Second derivative -e^x / expm1(x)^2 at the switch points, as mpmath.
+    with jax.enable_x64(True):
+        points = jnp.asarray([math.log(2.0), 1.5, 0.3, 40.0])
+        second = jax.vmap(jax.grad(jax.grad(jaxact.log1mexp)))(points)
+    with mpmath.workdps(40):
+        expected = [float(-mpmath.exp(p) / mpmath.expm1(p) ** 2) for p in np.asarray(points)]
+    np.testing.assert_allclose(np.asarray(second), expected, rtol=1e-13)

@@ -1,4 +1,5 @@
-"""The logistic family: sigmoid, softplus, log_sigmoid and the generalized logistic.
+"""The logistic family: sigmoid, softplus, log_sigmoid, the generalized logistic,
+silu (swish) and log1mexp.
 
 All are built on ``e = exp(-|x|)``, which lies in (0, 1] and never overflows.
 """
@@ -15,8 +16,13 @@ from jax.typing import ArrayLike
 from jaxact._src.checks import as_float_array, as_parameter
 from jaxact._src.jvp import binary_activation, compute_dtype, unary_activation
 from jaxact._src.numerics import (
+    _log1p_series_coefficients,
     exp,
     exp_rescaled,
+    exp_with_error,
+    expm1_nonpositive,
+    fast_two_sum,
+    horner,
     log1p_exp_neg,
     log1p_small,
     one_plus_small,
@@ -423,3 +429,89 @@ def silu(x: ArrayLike) -> jax.Array:
 
 
 swish = silu
+
+
+# log1mexp's switch points. Below ln 2, 1 - e^-x = -expm1(-x) <= 1/2 comes
+# from the accurate expm1 and its log has sensitivity 1 / |log(1/2)| <= 1.44
+# to that expm1's error. Above, e = e^-x < 1/2 and 1 - e has no
+# cancellation; above 1.5 (e <= 0.223) log1p(-e) is its alternating-free
+# series -e - e^2/2 - ..., with no log at all.
+_LOG1MEXP_EXPM1_BELOW = math.log(2.0)
+_LOG1MEXP_SERIES_ABOVE = 1.5
+
+
+@jax.jit
+def _log1mexp_and_derivative(x: jax.Array):
+    small = x <= _LOG1MEXP_EXPM1_BELOW
+    # Each branch sees only inputs in its own range (no inf or NaN in a
+    # discarded branch, nor in its derivatives).
+    near = jnp.where(small, x, _LOG1MEXP_EXPM1_BELOW)
+    far = jnp.where(small, 2 * _LOG1MEXP_EXPM1_BELOW, x)
+    expm1_neg, exp_neg = expm1_nonpositive(-near)  # e^-x - 1 in [-1/2, 0]
+    value_near = jnp.log(-expm1_neg)
+    # d/dx log(1 - e^-x) = e^-x / (1 - e^-x) = 1 / expm1(x).
+    # (|.|: at x = 0, expm1 is +0.0 and the slope must be +inf.)
+    slope_near = exp_neg / jnp.abs(expm1_neg)
+
+    e, delta = exp_with_error(-far)
+    e_lo = e * delta
+    # 1 - e(1 + delta) = q + q_lo - e_lo, exactly up to e's residual error.
+    q, q_lo = fast_two_sum(1.0, -e)
+    q_lo = q_lo - e_lo
+    value_middle = jnp.log(q) + q_lo / q
+    # log1p(-e) = t + t^2 P(t) with t = -e; e's error enters as -e_lo / (1 - e),
+    # and 1 / (1 - e) = 1 + e + e^2 to 1% for e <= 0.223.
+    t = -e
+    series = t + t * (t * horner(_log1p_series_coefficients(x.dtype), t))
+    value_far = series - e_lo * (1 + e * (1 + e))
+    value_far = jnp.where(x < _LOG1MEXP_SERIES_ABOVE, value_middle, value_far)
+    slope_far = e / q
+
+    # Undefined below 0: NaN, as log of a negative number (jax.nn.log1mexp
+    # gives NaN there too). log1mexp(0) = log(0) = -inf, slope +inf.
+    undefined = x < 0
+    y = jnp.where(undefined, jnp.nan, jnp.where(small, value_near, value_far))
+    slope = jnp.where(undefined, jnp.nan, jnp.where(small, slope_near, slope_far))
+    return y, slope
+
+
+_log1mexp = unary_activation(_log1mexp_and_derivative)
+
+
+def log1mexp(x: ArrayLike) -> jax.Array:
+    r"""log(1 - exp(-x)), accurate for every x > 0 (Mächler, 2012).
+
+    .. math::
+        \mathrm{log1mexp}(x) = \log(1 - e^{-x}), \quad x \ge 0
+
+    Args:
+        x: input array or number (integers promote to the default float dtype).
+
+    Returns:
+        An array of the same shape and floating dtype as ``x``, in [-inf, 0].
+
+    Three forms, each free of cancellation where used: x <= ln 2,
+    :math:`\log(-\mathrm{expm1}(-x))` with an accurate expm1; ln 2 < x < 1.5,
+    :math:`\log(1 - e^{-x})` with 1 - e^{-x} carried exactly; x >= 1.5, the
+    series of :math:`\log(1 - e)` in :math:`e = e^{-x} \le 0.223`.
+
+    Derivative: :math:`1 / \mathrm{expm1}(x) = e^{-x} / (1 - e^{-x})`,
+    from the same pieces.
+
+    Accuracy (float32, tested on a strided sweep of all inputs and dense
+    grids): value within 2.5 ULP, derivative within 4 ULP wherever the
+    result is a normal float; float64 within 4 ULP of mpmath.
+
+    Limits: ``log1mexp(0) = -inf`` with derivative inf,
+    ``log1mexp(inf) = 0`` with derivative 0; x < 0 (outside the domain) and
+    NaN give NaN, value and derivative.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import jaxact
+        >>> jaxact.log1mexp(jnp.array([1e-6, 1.0, 30.0]))
+        Array([-1.3815511e+01, -4.5867512e-01, -9.3576229e-14], dtype=float32)
+
+    See also: :func:`log_sigmoid`, :func:`softplus`.
+    """
+    return _log1mexp(as_float_array("log1mexp", x))
