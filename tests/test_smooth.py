@@ -168,6 +168,8 @@ def assert_normal_results_within(x, got, reference, max_ulp, context):
 
 @pytest.mark.parametrize("name", list(FLOAT32_CASES))
 def test_float32_value_and_derivative_within_bounds(name):
+    # Every binade of both signs: also the check that no derivative is NaN
+    # or inf where the true one is finite (tiny results must be finite).
     fn, reference = FLOAT32_CASES[name]
     x = float32_sweep()
     if name.startswith("log1mexp"):
@@ -332,7 +334,7 @@ HIGHER_ORDER = ["silu", "mish"]
 
 @pytest.mark.parametrize("name", HIGHER_ORDER)
 def test_float64_second_and_third_derivatives_against_mpmath(name):
-    x = _float64_points(1e-6, 600.0, 150)
+    x = _float64_points(1e-6, 600.0, 100)
     expected = _mpmath_derivatives(name, tuple(float(p) for p in x))
     with jax.enable_x64(True):
         second = jax.grad(jax.grad(UNARY[name]))
@@ -340,10 +342,10 @@ def test_float64_second_and_third_derivatives_against_mpmath(name):
         points = jnp.asarray(x)
         got = [np.asarray(jax.jit(jax.vmap(second))(points)),
                np.asarray(jax.jit(jax.vmap(third))(points))]
-        hessian = jax.jit(jax.hessian(lambda v: UNARY[name](v).sum()))(points[::10])
+        hessian = jax.jit(jax.hessian(lambda v: UNARY[name](v).sum()))(points[::20])
         # jax.hessian goes forward-over-reverse: the same rule, other roundings.
         np.testing.assert_allclose(
-            np.diag(np.asarray(hessian)), got[0][::10],
+            np.diag(np.asarray(hessian)), got[0][::20],
             rtol=1e-12, atol=16 * 2.0**-52 * np.abs(got[0]).max(),
         )
     for order, values in zip((2, 3), got, strict=True):
@@ -390,13 +392,15 @@ LIMITS = {
 }
 
 
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16, jnp.float64])
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 @pytest.mark.parametrize("name", list(LIMITS))
 def test_limits_at_infinity_and_nan(name, dtype):
+    # (bfloat16 and float16 infinities: the half-precision test above.)
     with jax.enable_x64(dtype == jnp.float64):
         x = jnp.asarray([-jnp.inf, jnp.inf, jnp.nan], dtype)
-        value = np.asarray(UNARY[name](x), np.float64)
-        slope = np.asarray(derivative(UNARY[name], x), np.float64)
+        value, slope = _value_and_derivative(UNARY[name])(x)
+        assert value.dtype == dtype and slope.dtype == dtype
+        value, slope = np.asarray(value, np.float64), np.asarray(slope, np.float64)
     (low, high), (slope_low, slope_high) = LIMITS[name]
     np.testing.assert_array_equal(value[:2], [low, high])
     np.testing.assert_array_equal(slope[:2], [slope_low, slope_high])
@@ -412,33 +416,15 @@ def test_squareplus_limits_in_b():
 
 
 @pytest.mark.parametrize("name", list(UNARY))
-def test_derivative_finite_over_a_log_spaced_range(name):
-    magnitudes = np.geomspace(1e-30, 1e30, 4001, dtype=np.float32)
-    x = np.concatenate([-magnitudes, magnitudes])
-    if name == "log1mexp":
-        x = magnitudes
-    slope = np.asarray(derivative(UNARY[name], jnp.asarray(x)))
-    assert np.all(np.isfinite(slope))
-
-
-@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32])
-@pytest.mark.parametrize("name", list(UNARY))
-def test_dtype_kept_and_int_promoted_as_jax_nn(name, dtype):
-    x = jnp.asarray([1.0, 2.0], dtype)
-    assert UNARY[name](x).dtype == dtype
-    assert derivative(UNARY[name], x).dtype == dtype
+def test_int_and_bool_promoted_as_jax_nn(name):
+    # (Float dtypes are kept: asserted by the float32, half-precision and
+    # float64 tests.)
     for ints in (jnp.asarray([1, 2]), jnp.asarray([True, False]), 3):
         try:
             expected = JAX_NN[name](ints).dtype
         except TypeError:  # jax.nn.silu rejects integers: promoted as jnp.tanh does
             expected = jnp.result_type(float)
         assert UNARY[name](ints).dtype == expected
-
-
-def test_float64_kept():
-    with jax.enable_x64(True):
-        for name, fn in UNARY.items():
-            assert fn(jnp.asarray([1.0, 2.0])).dtype == jnp.float64, name
 
 
 @pytest.mark.xfail(
@@ -483,13 +469,11 @@ def test_squareplus_b_broadcasts_traced_and_differentiable():
 def test_jit_vmap_grad_compose(name):
     x = jnp.linspace(0.1 if name == "log1mexp" else -5.0, 5.0, 24, dtype=jnp.float32)
     fn = UNARY[name]
-    eager = np.asarray(fn(x))
-    np.testing.assert_array_equal(np.asarray(jax.jit(fn)(x)), eager)
-    np.testing.assert_array_equal(np.asarray(jax.vmap(fn)(x)), eager)
-    per_point = jax.vmap(jax.grad(fn))(x)
-    np.testing.assert_array_equal(np.asarray(per_point), np.asarray(derivative(fn, x)))
+    np.testing.assert_array_equal(np.asarray(jax.jit(fn)(x)), np.asarray(fn(x)))
+    per_point = jax.jit(jax.vmap(jax.grad(fn)))(x)
     summed = jax.jit(jax.grad(lambda v: fn(v).sum()))(x)
     np.testing.assert_array_equal(np.asarray(summed), np.asarray(per_point))
+    np.testing.assert_array_equal(np.asarray(per_point), np.asarray(derivative(fn, x)))
 
 
 # --------------------------------------------------------------------------
@@ -564,18 +548,17 @@ def test_rescale_constant_is_nearly_a_float32():
 
 
 def test_log1mexp_domain_and_limits():
-    for dtype in (jnp.float32, jnp.bfloat16):
-        x = jnp.asarray([0.0, jnp.inf, -1.0, -jnp.inf, jnp.nan], dtype)
-        value = np.asarray(jaxact.log1mexp(x), np.float64)
-        slope = np.asarray(derivative(jaxact.log1mexp, x), np.float64)
-        np.testing.assert_array_equal(value[:2], [-np.inf, 0.0])
-        np.testing.assert_array_equal(slope[:2], [np.inf, 0.0])
-        # Outside the domain and NaN: NaN, value and derivative.
-        assert np.all(np.isnan(value[2:])) and np.all(np.isnan(slope[2:]))
+    x = jnp.asarray([0.0, jnp.inf, -1.0, -jnp.inf, jnp.nan], jnp.float32)
+    value, slope = _value_and_derivative(jaxact.log1mexp)(x)
+    value, slope = np.asarray(value, np.float64), np.asarray(slope, np.float64)
+    np.testing.assert_array_equal(value[:2], [-np.inf, 0.0])
+    np.testing.assert_array_equal(slope[:2], [np.inf, 0.0])
+    # Outside the domain and NaN: NaN, value and derivative.
+    assert np.all(np.isnan(value[2:])) and np.all(np.isnan(slope[2:]))
     # Second derivative -e^x / expm1(x)^2 at the switch points, as mpmath.
     with jax.enable_x64(True):
         points = jnp.asarray([math.log(2.0), 1.5, 0.3, 40.0])
-        second = jax.vmap(jax.grad(jax.grad(jaxact.log1mexp)))(points)
+        second = jax.jit(jax.vmap(jax.grad(jax.grad(jaxact.log1mexp))))(points)
     with mpmath.workdps(40):
         expected = [float(-mpmath.exp(p) / mpmath.expm1(p) ** 2) for p in np.asarray(points)]
     np.testing.assert_allclose(np.asarray(second), expected, rtol=1e-13)
