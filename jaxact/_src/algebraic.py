@@ -125,13 +125,14 @@ def _squareplus_parts(x: jax.Array, b: jax.Array):
     # cannot overflow where the result does not; b is used unscaled in the
     # second, where a scaled b could underflow. x >= 0: (x + r) / 2 adds two
     # non-negative numbers. x < 0: b / (2 (r - x)), whose denominator adds
-    # two positive numbers; b / (2 (s + s_lo)) = b / (2 s) (1 - s_lo / s).
+    # two positive numbers; b / (2 (s + s_lo)) = b (1 - s_lo / s) / (2 s).
     unscale_factor = jnp.where(large, unscale, 1)
-    quotient = b / (2 * sum_hi)
+    # (The correction goes into the dividend: XLA writes a quotient with two
+    # consumers to memory, a second pass.)
     y = jnp.where(
         x >= 0,
         unscale_factor * (0.5 * (sum_hi + sum_lo)),
-        (quotient - quotient * (sum_lo / sum_hi)) * factor,
+        ((b - b * (sum_lo / sum_hi)) / (2 * sum_hi)) * factor,
     )
     r = unscale_factor * scaled_r
     # dy/dx = (1 + x / r) / 2 = y / r, again without cancellation. At x = 0 it
