@@ -1,15 +1,14 @@
 """jaxact: activation functions for JAX with accurate derivatives.
 
 Each public name is defined in the module of ``jaxact/_src`` named for its
-family: ``logistic`` (sigmoid, softplus, log_sigmoid, generalized_logistic),
-``hyperbolic`` (tanh), ``rectifiers`` (relu, leaky_relu, elu),
+family: ``logistic`` (sigmoid, softplus, log_sigmoid, generalized_logistic,
+silu/swish, log1mexp), ``hyperbolic`` (tanh, mish), ``algebraic`` (soft_sign,
+squareplus), ``rectifiers`` (relu, leaky_relu, elu),
 ``parametric`` (prelu, maxout and their layers), ``optim`` (optimiser
 helpers) and ``diagnostics``.
 """
 
 from jaxact import diagnostics as diagnostics
-
-# smooth modern activations (issue 10)
 from jaxact._src.algebraic import soft_sign as soft_sign
 from jaxact._src.algebraic import squareplus as squareplus
 from jaxact._src.hyperbolic import mish as mish
