@@ -372,6 +372,12 @@ def test_signature_is_jax_nn_s(name):
     assert parameters(UNARY[name]) == parameters(JAX_NN[name])
 
 
+@pytest.mark.parametrize("name", ["silu", "mish", "soft_sign"])
+def test_negative_zero_kept_as_jax_nn(name):
+    got = float(UNARY[name](jnp.float32(-0.0)))
+    assert got == 0.0 and math.copysign(1.0, got) == -1.0
+
+
 def test_kinks_as_jax_nn():
     # soft_sign'' jumps at 0 (-2 sign(x) / (1 + |x|)^3): both take -2.
     for fn in (soft_sign, jax.nn.soft_sign):

@@ -237,6 +237,7 @@ def _mish_and_derivative(x: jax.Array):
     # x is clamped only from below (mish(inf) = inf); the small term uses
     # the clamped x (inf * 0 would be NaN).
     y = (jnp.maximum(x, -_SATURATION) * t + bounded * t_lo) * rescale
+    y = jnp.where(x == 0, x, y)  # mish(-0.0) = -0.0, as x * t gives
 
     # t' = 4 e w (1 + e) / D^2, w = e (x >= 0) or 1, corrected for the
     # errors of e (once or twice), of 1 + e, of D and of D^2 (1 / (1 + e)
