@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from decimal import Decimal
 from fractions import Fraction
 
 import jax
@@ -231,6 +232,12 @@ def _exp_of_bounded(z: jax.Array, coefficients: Sequence[float]) -> jax.Array:
     with floor; knowing z is in range, this rounds z / ln 2 with a magic
     constant and builds 2^n from bits. NaN gives NaN.
     """
+    p_minus_one, two_to_n = _exp_parts(z, coefficients)
+    return (1 + p_minus_one) * two_to_n
+
+
+def _exp_parts(z: jax.Array, coefficients: Sequence[float]) -> tuple[jax.Array, jax.Array]:
+    """(s, 2^n) with exp(z) = (1 + s) 2^n, |s| < 0.42, for z as _exp_of_bounded."""
     # n = round(z / ln 2), exactly; the barrier keeps XLA from folding
     # (t + magic) - magic back to t. (Reading n from the bits of `shifted`
     # needs no barrier but measured 6% slower for tanh at 2^24.)
@@ -240,10 +247,10 @@ def _exp_of_bounded(z: jax.Array, coefficients: Sequence[float]) -> jax.Array:
     # |r| <= ln(2)/2. The first subtraction is exact (n * _EXP_LN2_HI is, and
     # it is within a factor 2 of z); the second rounds once.
     r = (z - n * _EXP_LN2_HI) - n * _EXP_LN2_LO
-    p = 1 + (r + (r * r) * horner(coefficients, r))
+    p_minus_one = r + (r * r) * horner(coefficients, r)
     # 2^n built from its bits: the integer n is the low bits of `shifted`.
     n_bits = jax.lax.bitcast_convert_type(shifted, jnp.int32) - (_ROUNDING_MAGIC_BITS - 127)
-    return p * jax.lax.bitcast_convert_type(n_bits << 23, jnp.float32)
+    return p_minus_one, jax.lax.bitcast_convert_type(n_bits << 23, jnp.float32)
 
 
 def _differentiable_exp(exp):
@@ -394,3 +401,110 @@ def nan_marker(x: jax.Array, *params: jax.Array) -> jax.Array:
 def _nan_marker_jvp(primals, tangents):
     marker = nan_marker(*primals)
     return marker, marker * sum(tangents[1:], tangents[0])
+def offset_from(x: jax.Array, point: str) -> jax.Array:
+    """x - point, rounded once, for a constant ``point`` given in decimal digits.
+
+    ``point`` is split into hi + lo in x's dtype; ``x - hi`` is exact wherever
+    x is within a factor 2 of hi (Sterbenz), which every caller guarantees,
+    so only subtracting lo rounds. Near a root of a function at ``point``
+    the offset keeps its full relative precision however small it gets,
+    which ``x - point`` rounded to the dtype would not.
+    """
+    exact = Fraction(Decimal(point))
+    hi = float(np.asarray(float(exact), x.dtype))
+    lo = float(exact - Fraction(hi))
+    return (x - opaque(hi, x.dtype)) - lo
+
+
+# exp(-_RESCALE_SHIFT) is within 2.4e-12 (2^-38.6) relative of a float32 number,
+# so scaling back by it costs only the rounding of that product (found by
+# scanning multiples of 2^-10 in [16, 32] with mpmath; tests/test_smooth.py
+# checks it). A multiple of 2^-6: z + shift is exact for float32 z in
+# [-128, -64] (a multiple of 2^-17 there, and so is the sum, below 64).
+_RESCALE_SHIFT = 19.390625
+_RESCALE = math.exp(-_RESCALE_SHIFT)
+
+
+def exp_rescaled(
+    z: jax.Array, *, error_free_products: bool = False
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Returns (e, delta, rescale) with e (1 + delta) rescale = exp(z), e never
+    flushed to 0 early, and delta e's relative rounding error (see
+    exp_with_error).
+
+    Within 8 of the log of the smallest normal float, exp(z) itself would be
+    subnormal or 0 (XLA's CPU flushes subnormals) while a product such as
+    z exp(z) is still normal; there e = exp(z + 19.39...) and rescale =
+    exp(-19.39...), elsewhere e = exp(z) and rescale = 1. Callers multiply
+    their product by rescale last, and may add e to 1 as if it were exp(z):
+    both round to 1 in the zone (e < 2^-40 there, and below 2^-80 without
+    ``error_free_products``).
+
+    With ``error_free_products`` the zone starts where the low parts of
+    Dekker products of numbers of e's size (e^2 eps^2, see
+    two_product_error) would flush to 0: at log(tiny) - 2 log(eps) + 4
+    (-47.3 for float32), so that the caller's error terms stay exact.
+    z + shift stays exact there: z is a multiple of 2^-18 below -32.
+    """
+    finfo = jnp.finfo(z.dtype)
+    margin = 4 - 2 * math.log(float(finfo.eps)) if error_free_products else 8
+    zone = z < math.log(float(finfo.tiny)) + margin
+    e, delta = exp_with_error(jnp.where(zone, z + _RESCALE_SHIFT, z))
+    return e, delta, jnp.where(zone, _RESCALE, 1).astype(z.dtype)
+
+
+def _exp_with_error_jvp(primals, tangents):
+    (z,), (z_dot,) = primals, tangents
+    e, e_relative_error = exp_with_error(z)
+    # The error term is a correction below 2^-23 of e: its own derivative is
+    # left out (a relative 2^-23 in higher derivatives, float32 only).
+    return (e, e_relative_error), (e * z_dot, jnp.zeros_like(e_relative_error))
+
+
+@jax.custom_jvp
+def exp_with_error(z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Returns (e, delta) with exp(z) = e (1 + delta) to about 2^-26, z <= 64.
+
+    float32: e is :func:`exp` (the same value) and delta is the rounding
+    error of its last addition 1 + s, relative to e, so that a caller whose
+    result is sensitive to e's rounding can correct for it; 0 where e is 0.
+    Other dtypes: jnp.exp and delta = 0.
+    """
+    if z.dtype != jnp.float32:
+        e = jnp.exp(z)
+        return e, jnp.zeros_like(e)
+    clamped = jnp.maximum(z, _EXP_LOWEST)  # jnp.maximum keeps NaN
+    p_minus_one, two_to_n = _exp_parts(clamped, _EXP_COEFFICIENTS)
+    p, p_lo = fast_two_sum(1.0, p_minus_one)
+    # p_lo / p with 1 / p = 1 / (1 + s) ~ 1 - s + s^2 - s^3: |s| < 0.42, so
+    # the truncation is below 3% of a term below 2^-24 of p.
+    delta = p_lo * (1 - p_minus_one * (1 - p_minus_one * (1 - p_minus_one)))
+    underflow = z < _EXP_LOWEST
+    return jnp.where(underflow, 0, p * two_to_n), jnp.where(underflow, 0, delta)
+
+
+exp_with_error.defjvp(_exp_with_error_jvp)
+
+
+def series_near_root(
+    x: jax.Array, root: str, coefficients: Sequence[float], window: float
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (near, f): f = d (c_0 + c_1 d + ...) with d = x - root where near.
+
+    For a function with a simple root at ``root`` (decimal digits) and Taylor
+    coefficients c_k of f(root + d) / d. Where near (|d| <= window), f keeps
+    its full relative precision however close x gets to the root, which a
+    closed form that cancels there cannot; elsewhere f is meaningless. Terms
+    up to the first below an eighth of an ULP of c_0 at |d| = window.
+    """
+    center = float(Fraction(Decimal(root)))
+    n = terms_needed(
+        lambda k: abs(coefficients[k]) * window**k / abs(coefficients[0]), x.dtype
+    )
+    if n > len(coefficients):
+        raise ValueError(f"series_near_root: {n} terms needed, {len(coefficients)} given")
+    near = jnp.abs(x - center) <= window
+    # Masked so that the discarded series never sees a large |d| (no inf in
+    # its derivatives either).
+    offset = offset_from(jnp.where(near, x, center), root)
+    return near, offset * horner(coefficients[:n], offset)
