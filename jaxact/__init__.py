@@ -2,7 +2,7 @@
 
 Each public name is defined in the module of ``jaxact/_src`` named for its
 family: ``logistic`` (sigmoid, softplus, log_sigmoid, generalized_logistic),
-``hyperbolic`` (tanh), ``rectifiers`` (relu, leaky_relu, elu),
+``hyperbolic`` (tanh), ``rectifiers`` (relu, leaky_relu, elu), ``gaussian`` (gelu),
 ``parametric`` (prelu, maxout and their layers), ``optim`` (optimiser
 helpers) and ``diagnostics``.
 """
@@ -23,6 +23,9 @@ from jaxact._src.rectifiers import elu as elu
 from jaxact._src.rectifiers import leaky_relu as leaky_relu
 from jaxact._src.rectifiers import relu as relu
 
+# Gaussian family (issue 10)
+from jaxact._src.gaussian import gelu as gelu  # noqa: E402
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -41,4 +44,6 @@ __all__ = [
     "momentum_sgd",
     "prelu",
     "weight_decay_mask",
+    # Gaussian family (issue 10)
+    "gelu",
 ]
