@@ -49,6 +49,11 @@ def t_function(a):
     return a / mpmath.sqrt(2 * mpmath.pi) - g_function(a)
 
 
+def k_function(a):
+    """-gelu'(-a) = exp(-a^2/2) T(a) = a phi(a) - Q(a)."""
+    return mpmath.exp(-a * a / 2) * t_function(a)
+
+
 def root_of(f, guess):
     return mpmath.findroot(f, guess)
 
@@ -78,6 +83,10 @@ def problems():
     a0 = root_of(t_function, 0.75)
     x0 = root_of(approx_derivative, -0.75)
     return {
+        "Q1": (upper_tail, 0, MIDDLE, MIDDLE / 2, None),
+        "Q2": (upper_tail, MIDDLE, SWITCH, (MIDDLE + SWITCH) / 2, None),
+        "K1": (k_function, 0, MIDDLE, MIDDLE / 2, a0),
+        "K2": (k_function, MIDDLE, SWITCH, (MIDDLE + SWITCH) / 2, a0),
         "G1": (g_function, 0, MIDDLE, MIDDLE / 2, None),
         "G2": (g_function, MIDDLE, SWITCH, (MIDDLE + SWITCH) / 2, None),
         "M": (m_of_u, 0, 1 / SWITCH**2, U_CENTER, None),

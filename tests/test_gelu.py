@@ -12,14 +12,8 @@ from __future__ import annotations
 import math
 
 import jax
-import jax.numpy as jnp
-import ml_dtypes
 import mpmath
 import numpy as np
-import pytest
-
-import jaxact
-from tests.helpers import ulp_error
 
 FORWARD_MAX_ULP = 2.5
 DERIVATIVE_MAX_ULP = 4.0

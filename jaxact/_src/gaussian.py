@@ -15,6 +15,7 @@ rounded before the exp amplifies its error:
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -24,10 +25,12 @@ from jax.typing import ArrayLike
 from jaxact._src.checks import as_float_array
 from jaxact._src.jvp import unary_activation
 from jaxact._src.numerics import (
-    exp,
+    exp_reduced,
+    expm1_reduced,
     horner,
     opaque,
     square_of_one_plus,
+    terms_needed,
     two_product_error,
     two_sum,
 )
@@ -169,43 +172,63 @@ def _coefficients(dtype) -> dict:
             "T": (_T1_FLOAT64, _T2_FLOAT64), "W": _W_FLOAT64, "root": _APPROX_ROOT_FLOAT64}
 
 
+# Below |x| = 0.5, Phi(x) = 1/2 + x E(x^2) is summed from its Taylor series
+# (1/sqrt(2 pi)) sum_k (-x^2/2)^k / (k! (2k + 1)), whose terms shrink by at
+# least 1/8: 6 terms for float32, 14 for float64. 1/2 + x E stays in
+# [0.3, 0.7] there, with x E's rounding scaled down by |x E| / Phi < 0.7,
+# where exp(-x^2/2) G(|x|) would leave Q's error on 1 - Q ~ 1/2.
+_SERIES_SWITCH = 0.5
+
+
+@functools.cache
+def _cdf_series_coefficients(dtype) -> list[float]:
+    def term(k):
+        return (_SERIES_SWITCH**2 / 2) ** k / (math.factorial(k) * (2 * k + 1))
+
+    n = terms_needed(term, dtype)
+    return [
+        (-0.5) ** k / (math.factorial(k) * (2 * k + 1) * math.sqrt(2 * math.pi)) for k in range(n)
+    ]
+
+
 def _pair(value: tuple[float, float], dtype) -> tuple[float, float]:
     """A float64 pair hi + lo re-split so that hi is exact in ``dtype``."""
     hi = float(np.asarray(value[0], dtype))
     return hi, float(np.asarray((value[0] - hi) + value[1], dtype))
 
 
-def _two_piece_horner(pieces, upper: jax.Array, t: jax.Array) -> jax.Array:
-    """Horner's rule with each coefficient chosen per element: pieces[1] where upper."""
-    lower_piece, upper_piece = pieces
-    result = jnp.where(upper, upper_piece[-1], lower_piece[-1]).astype(t.dtype)
-    for low, high in zip(reversed(lower_piece[:-1]), reversed(upper_piece[:-1]), strict=True):
-        result = result * t + jnp.where(upper, high, low).astype(t.dtype)
-    return result
+def _head_and_rest(coefficients, t: jax.Array, upper: jax.Array | None = None):
+    """(head, rest) with sum_i c_i t^i = head + rest, for one polynomial or, with
+    ``upper``, two (``coefficients[1]`` where upper, else ``coefficients[0]``).
 
-
-# exp(z) is flushed to 0 below z = log(tiny) (-87.3 in float32, -708.4 in
-# float64) while e times a factor up to 40 is still normal; below these
-# thresholds exp is taken of z + 16.5 and the product scaled back by
-# exp(-16.5) (normal in both), as in the generalized logistic. z + 16.5 is
-# exact there: |z| >= 64 makes z a multiple of 2^-17 (2^-46), and so is 16.5.
-_UNDERFLOW_SHIFT = 16.5
-
-
-def _underflow_zone(dtype) -> float:
-    return float(np.log(np.finfo(dtype).tiny)) + 7.0
-
-
-def _scaled_exp_of_sum(hi: jax.Array, lo: jax.Array):
-    """(s, scale) with s * scale = exp(hi + lo), |lo| <= ulp(hi), s normal where the
-    callers' results are.
-
-    exp(hi) (1 + lo) is formed as s + s lo: 1 + lo would round lo away.
+    head is c_0 rounded to t's dtype and rest carries its rounding error, so
+    a caller that adds head last rounds once where Horner's rule would
+    round c_0 and then the sum (and c_0 is within a factor 2 of the result
+    for every polynomial here).
     """
-    in_zone = hi < _underflow_zone(hi.dtype)
-    shifted = exp(jnp.where(in_zone, hi + _UNDERFLOW_SHIFT, hi))
-    scale = jnp.where(in_zone, float(np.exp(-_UNDERFLOW_SHIFT)), 1.0).astype(hi.dtype)
-    return shifted + shifted * lo, scale
+    if upper is None:
+        pieces, upper = (coefficients, coefficients), False
+    else:
+        pieces = coefficients
+
+    def pick(index):
+        (low, high) = (_pair((piece[index], 0.0), t.dtype) for piece in pieces)
+        return (jnp.where(upper, high[0], low[0]).astype(t.dtype),
+                jnp.where(upper, high[1], low[1]).astype(t.dtype))
+
+    degree = len(pieces[0]) - 1
+    result = pick(degree)[0]
+    for index in range(degree - 1, 0, -1):
+        result = result * t + pick(index)[0]
+    head, head_lo = pick(0)
+    return head, t * result + head_lo
+
+
+def _times_exp(head: jax.Array, rest: jax.Array, m: jax.Array, w: jax.Array) -> jax.Array:
+    """(head + rest) exp(z) / scale, rounded about once, from exp_reduced(z, z_lo) =
+    (m, r, scale) and w = expm1_reduced(r): m (head + (rest + (head + rest) w)),
+    where m is a power of 2 (float32) and |rest|, |w| are small."""
+    return (head + (rest + (head + rest) * w)) * m
 
 
 # --------------------------------------------------------------------------
@@ -221,7 +244,8 @@ def _gelu_erf_and_derivative(x: jax.Array):
     # half-ULPs (85 near a = 13, where the result is still normal).
     square = clamped * clamped
     square_lo = two_product_error(clamped, clamped, square)
-    e, scale = _scaled_exp_of_sum(-0.5 * square, -0.5 * square_lo)
+    m, r, scale = exp_reduced(-0.5 * square, -0.5 * square_lo)
+    w = expm1_reduced(r)
     near = a <= _SWITCH
     upper = a > _MIDDLE
     # Each polynomial is evaluated on an input clipped to its own piece, so
@@ -231,22 +255,33 @@ def _gelu_erf_and_derivative(x: jax.Array):
     negative = x < 0
 
     # Value: x Phi(x) = x Q(a) below 0 and x (1 - Q(a)) above, Q <= 1/2; far
-    # out a Q(a) = e M(u) directly, which saves the product with a. (e is
-    # only scaled for a > 12, in the far piece.)
-    tail = e * _two_piece_horner(coefficients["G"], upper, t)
+    # out a Q(a) = e M(u) directly, which saves the product with a. (scale
+    # is 1 except for a > 11.7, in the far piece.) Near 0, the series.
+    tail = _times_exp(*_head_and_rest(coefficients["G"], t, upper), m, w)
     y_near = x * jnp.where(negative, tail, 1 - tail)
-    scaled_tail = (e * horner(coefficients["M"], u)) * scale
+    scaled_tail = _times_exp(*_head_and_rest(coefficients["M"], u), m, w) * scale
     y = jnp.where(near, y_near, jnp.where(negative, -scaled_tail, x - scaled_tail))
+    small = a <= _SERIES_SWITCH
+    x_small = jnp.where(small, x, 0)
+    series = horner(_cdf_series_coefficients(x.dtype), x_small * x_small)
+    y = jnp.where(small, x_small * (0.5 + x_small * series), y)
 
     # Derivative Phi(x) + x phi(x) = -e T(a) below 0 and 1 + e T(a) above.
-    # T vanishes at a0 (gelu' has its zero at -a0), so it is (a - a0) P(a)
-    # with a - a0 taken against a0 in two parts: exact near a0 (Sterbenz),
-    # the result keeps its relative accuracy right through the zero.
+    # T vanishes at a0 (gelu' has its zero at -a0), so it is (a - a0) P(a),
+    # with a - a0 = (a - hi) - lo: a - hi is exact near a0 (Sterbenz), and
+    # lo's product joins the small terms, so the result keeps its relative
+    # accuracy right through the zero. (opaque: XLA would fold a - hi - lo
+    # into a - (hi + lo), rounded.)
     zero_hi, zero_lo = _pair(_T_ZERO, x.dtype)
-    # (opaque: XLA would fold (a - hi) - lo into a - (hi + lo), rounded.)
-    t_near = ((a - opaque(zero_hi, x.dtype)) - zero_lo) * _two_piece_horner(coefficients["T"], upper, t)
-    t_far = clamped * horner(coefficients["W"], u)
-    scaled_t = (e * jnp.where(near, t_near, t_far)) * scale
+    distance = a - opaque(zero_hi, x.dtype)
+    p_head, p_rest = _head_and_rest(coefficients["T"], t, upper)
+    t_near_head = distance * p_head
+    t_near_rest = distance * p_rest - zero_lo * (p_head + p_rest)
+    # Far out T = a W(u).
+    w_head, w_rest = _head_and_rest(coefficients["W"], u)
+    t_head = jnp.where(near, t_near_head, clamped * w_head)
+    t_rest = jnp.where(near, t_near_rest, clamped * w_rest)
+    scaled_t = _times_exp(t_head, t_rest, m, w) * scale
     dy = jnp.where(negative, -scaled_t, 1 + scaled_t)
     return y, dy
 
@@ -276,27 +311,50 @@ def _gelu_tanh_and_derivative(x: jax.Array):
     v = clamped * slope
     v_lo = two_product_error(clamped, slope, v) + clamped * slope_lo
     negative = x < 0
-    # e = exp(-|v|) in (0, 1]; sigma(v) = 1 / (1 + e) above 0, e / (1 + e) below.
-    e, scale = _scaled_exp_of_sum(jnp.where(negative, v, -v), jnp.where(negative, v_lo, -v_lo))
-    # e is only scaled below v = -80, where 1 + e = 1 and e = 0 in the sums.
-    q = 1 + e * scale
-    y = jnp.where(negative, (clamped * e) * scale, x) / q
+    # e = exp(-|v|) = scale m exp(r) (exp_reduced), in (0, 1].
+    m, r, scale = exp_reduced(jnp.where(negative, v, -v), jnp.where(negative, v_lo, -v_lo))
 
-    # Derivative sigma(v) (1 + x v' sigma(-v)) with v' = C + 3 D x^2:
-    # ((1 + e) + x v' e) / (1 + e)^2 above 0 (all terms positive) and
-    # e ((1 + e) + x v') / (1 + e)^2 below, which cancels at its zero x0;
-    # on [-1.5, 0] it is (x - x0) P(x) instead, as for the exact form.
-    scaled_slope = clamped * (c_hi + (3 * d_hi) * square)
-    denominator = square_of_one_plus(e * scale)
+    # Value x sigma(v). With exp(r) e^-r = 1, sigma(-|v|) = m / (m + e^-r)
+    # and sigma(|v|) = e^-r / (m + e^-r): m + e^-r = (1 + m) + expm1(-r) has
+    # one rounding (1 + m is exact: m is a power of 2, >= 2^-23 wherever it
+    # matters), x m none, x e^-r one; and scale is 1 except below v = -69,
+    # where the denominator is e^-r alone.
+    # (opaque 1: XLA would reassociate (1 + a) + b into (a + b) + 1.)
+    one = opaque(1.0, dtype)
+    w_minus = expm1_reduced(-r)
+    small_m = m * scale < 2.0**-23  # where 1 + m would round
+    denominator = jnp.where(small_m, one + (w_minus + m * scale), (one + m * scale) + w_minus)
+    numerator = jnp.where(negative, clamped * m, clamped + clamped * w_minus)
+    y = (numerator / denominator) * jnp.where(negative, scale, 1)
+    y = jnp.where(x > _APPROX_CLAMP, x, y)  # sigma(v) = 1 there; keeps +inf
+
+    # Derivative sigma(v) (1 + x v' sigma(-v)) with v' = C + 3 D x^2, from
+    # e = exp(-|v|): ((1 + e) + x v' e) / (1 + e)^2 above 0 (all terms
+    # positive) and e ((1 + e) + x v') / (1 + e)^2 below, which cancels at its
+    # zero x0; on [-1.5, 0] it is (x - x0) P(x) instead, as for the exact
+    # form. Below -1.5, (1 + e) + x v' cancels by at most a factor 1.5, and
+    # x v' = v + 2 x (D x^2) reuses v's two parts: 1 + v is exact there
+    # (|v| > 2.6), and with the rounding errors of 2 x (D x^2) and of the sum
+    # carried along, the bracket rounds once.
+    w = expm1_reduced(r)
+    e = (m + m * w) * scale
+    q = jnp.where(small_m, one + e, (one + m * scale) + (m * w) * scale)
+    cubic_term = clamped * cubic
+    cubic_term_err = two_product_error(clamped, cubic, cubic_term) + clamped * cubic_lo
+    bracket, bracket_err = two_sum(one + v, 2 * cubic_term)
+    bracket_rest = bracket_err + ((v_lo + 2 * cubic_term_err) + e)
+    scaled_slope = (v + 2 * cubic_term) + (v_lo + 2 * cubic_term_err)
     dy_far = jnp.where(
-        negative, (e * (q + scaled_slope)) * scale, q + (scaled_slope * e) * scale
-    ) / denominator
+        negative,
+        _times_exp(bracket, bracket_rest, m, w) * scale,
+        q + scaled_slope * e,
+    ) / square_of_one_plus(e)
     in_root = (x >= _APPROX_ROOT_LOW) & (x <= 0)
     near = jnp.where(in_root, x, _APPROX_ROOT_CENTER)
     zero_hi, zero_lo = _pair(_APPROX_ZERO, dtype)
-    dy_root = ((near - opaque(zero_hi, dtype)) - zero_lo) * horner(
-        _coefficients(dtype)["root"], near - _APPROX_ROOT_CENTER
-    )
+    distance = near - opaque(zero_hi, dtype)
+    p_head, p_rest = _head_and_rest(_coefficients(dtype)["root"], near - _APPROX_ROOT_CENTER)
+    dy_root = distance * p_head + (distance * p_rest - zero_lo * (p_head + p_rest))
     dy = jnp.where(in_root, dy_root, dy_far)
     return y, dy
 

@@ -283,6 +283,69 @@ def exp_short(z: jax.Array) -> jax.Array:
     return _exp_of_bounded(z, _EXP_SHORT_COEFFICIENTS)
 
 
+# exp_reduced: exp(z + z_lo) = scale * m * exp(r). Below z = -130 the
+# result (< 2^-187) is 0 for every caller; above it 2^(n + 64) >= 2^-123
+# stays a normal float32 when n < -100 is raised by 64 and the caller's
+# product is scaled back by 2^-64, exactly.
+_EXP_REDUCED_LOWEST = -130.0
+_EXP_REDUCED_RAISE = 64
+# float64: exp(z) is shifted by 64 ln 2 in two parts below z = -700; the
+# high part has 49 significant bits, so z + hi is exact for |z| >= 512.
+_EXP_REDUCED_ZONE_FLOAT64 = -700.0
+_LN2_64_HI = float(np.round(64 * math.log(2.0) * 2.0**43) / 2.0**43)
+_LN2_64_LO = float(Fraction(64) * Fraction(math.log(2.0)) - Fraction(_LN2_64_HI))
+
+
+@jax.custom_jvp
+def exp_reduced(z: jax.Array, z_lo: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(m, r, scale) with exp(z + z_lo) = scale * m * exp(r), for z <= 64 and |z_lo| <= ulp(z).
+
+    The float32 exp's range reduction, handed to the caller: m = 2^n is a
+    power of 2, |r| <= ln(2)/2 (plus z_lo), and ``expm1_reduced(r)`` is the
+    kernel's polynomial exp(r) - 1. A caller multiplying by a factor c then
+    rounds once, ``c m + (c m) expm1_reduced(r)`` (c m is exact), where
+    ``c * exp(z)`` rounds twice; and exp(r) or exp(-r) can be chosen, e.g.
+    sigma(z) = m / (m + exp(-r)). The low part z_lo of an exponent carried in
+    two parts joins r, where it costs no rounding. scale is 1, or 2^-64 below
+    z = -69.3 to keep m normal; multiplying by it last is exact wherever the
+    final result is normal. -inf gives m = 0; NaN gives NaN in r.
+
+    float64: m = exp(z) (shifted by 64 ln 2 below z = -700) and r = z_lo.
+    """
+    if z.dtype != jnp.float32:
+        in_zone = z < _EXP_REDUCED_ZONE_FLOAT64
+        m = jnp.exp(jnp.where(in_zone, z + _LN2_64_HI, z))
+        r = z_lo + jnp.where(in_zone, _LN2_64_LO, 0.0)
+        return m, r, jnp.where(in_zone, 2.0**-_EXP_REDUCED_RAISE, 1.0).astype(z.dtype)
+    clamped = jnp.maximum(z, _EXP_REDUCED_LOWEST)  # jnp.maximum keeps NaN
+    magic = opaque(_ROUNDING_MAGIC, z.dtype)
+    shifted = clamped * (1 / math.log(2.0)) + magic
+    n = shifted - magic
+    r = ((clamped - n * _EXP_LN2_HI) - n * _EXP_LN2_LO) + z_lo
+    raised = n < -100
+    n_bits = jax.lax.bitcast_convert_type(shifted, jnp.int32) - (_ROUNDING_MAGIC_BITS - 127)
+    n_bits = jnp.where(raised, n_bits + _EXP_REDUCED_RAISE, n_bits)
+    m = jax.lax.bitcast_convert_type(n_bits << 23, jnp.float32)
+    m = jnp.where(z < _EXP_REDUCED_LOWEST, 0, m)
+    scale = jnp.where(raised, 2.0**-_EXP_REDUCED_RAISE, 1.0).astype(z.dtype)
+    return m, r, scale
+
+
+@exp_reduced.defjvp
+def _exp_reduced_jvp(primals, tangents):
+    # m and scale are piecewise constant: all of d exp goes through r.
+    (z, z_lo), (z_dot, z_lo_dot) = primals, tangents
+    m, r, scale = exp_reduced(z, z_lo)
+    return (m, r, scale), (jnp.zeros_like(m), z_dot + z_lo_dot, jnp.zeros_like(scale))
+
+
+def expm1_reduced(r: jax.Array) -> jax.Array:
+    """exp(r) - 1 for r from exp_reduced (|r| <= 0.35 in float32; any r in float64)."""
+    if r.dtype != jnp.float32:
+        return jnp.expm1(r)
+    return r + (r * r) * horner(_EXP_COEFFICIENTS, r)
+
+
 def expm1_nonpositive(z: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Returns (expm1(z), exp(z)) for z <= 0, each within about one ULP.
 
