@@ -27,7 +27,7 @@ SWITCH = 3.0
 MIDDLE = 1.5
 U_CENTER = 1 / (2 * SWITCH**2)
 APPROX_ROOT_LOW, APPROX_ROOT_HIGH = -1.5, 0.0
-APPROX_C = 0.044715
+APPROX_C = "0.044715"  # the decimal, exactly
 
 
 def upper_tail(a):

@@ -8,6 +8,7 @@ helpers) and ``diagnostics``.
 """
 
 from jaxact import diagnostics as diagnostics
+from jaxact._src.gaussian import gelu as gelu  # Gaussian family (issue 10)
 from jaxact._src.hyperbolic import tanh as tanh
 from jaxact._src.logistic import generalized_logistic as generalized_logistic
 from jaxact._src.logistic import log_sigmoid as log_sigmoid
@@ -22,9 +23,6 @@ from jaxact._src.parametric import prelu as prelu
 from jaxact._src.rectifiers import elu as elu
 from jaxact._src.rectifiers import leaky_relu as leaky_relu
 from jaxact._src.rectifiers import relu as relu
-
-# Gaussian family (issue 10)
-from jaxact._src.gaussian import gelu as gelu  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -293,7 +293,11 @@ _EXP_REDUCED_RAISE = 64
 # high part has 49 significant bits, so z + hi is exact for |z| >= 512.
 _EXP_REDUCED_ZONE_FLOAT64 = -700.0
 _LN2_64_HI = float(np.round(64 * math.log(2.0) * 2.0**43) / 2.0**43)
-_LN2_64_LO = float(Fraction(64) * Fraction(math.log(2.0)) - Fraction(_LN2_64_HI))
+# ln 2 = 0.6931471805599453 + 2.3190468138462996e-17 (mpmath): the float64
+# ln 2 alone would leave 64 * 2.3e-17 = 7 ULP in the result.
+_LN2_64_LO = float(
+    64 * (Fraction(math.log(2.0)) + Fraction(2.3190468138462996e-17)) - Fraction(_LN2_64_HI)
+)
 
 
 @jax.custom_jvp
