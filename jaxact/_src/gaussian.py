@@ -410,26 +410,27 @@ def gelu(x: ArrayLike, approximate: bool = True) -> jax.Array:
         An array of the same shape and floating dtype as ``x``.
 
     Derivative: :math:`\Phi(x) + x\,\phi(x)`, and for the tanh form
-    :math:`\sigma(2u)\,(1 + 2x\,u'(x)\,\sigma(-2u))`. Both are smooth (no
-    kink; ``gelu'(0) = 1/2``) and each has one zero, near x = -0.75, through
-    which they keep their relative accuracy. Second and third derivatives
-    (``jax.hessian``, nested ``jax.grad``) are those of the derivative's
-    formula and are tested in float64 against mpmath.
+    :math:`\sigma(2u)\,(1 + 2x\,u'(x)\,\sigma(-2u))`. Both are smooth, with
+    no kink (``gelu'(0) = 1/2``, as ``jax.grad(jax.nn.gelu)``), and each has
+    one zero, near x = -0.75, through which it keeps its relative accuracy.
+    Second and third derivatives (``jax.hessian``, nested ``jax.grad``) are
+    those of the derivative's formula.
 
     The exact form is built on :math:`\Phi(-|x|) = e^{-x^2/2}\,G(|x|)` with
-    :math:`x^2` carried exactly and G fitted, rather than on ``1 + erf``
-    or on a float32 ``erfc`` of a rounded argument: ``jax.nn.gelu`` with
-    ``approximate=False`` is 0 below x = -13 (the float32 erfc underflows)
-    and loses up to ~100 ULP before. The tanh form is :math:`x\,\sigma(2u)`
-    with 2u carried in two parts, so it does not cancel to 0 (``1 + tanh``)
-    for x < -5 as ``jax.nn``'s does.
+    :math:`x^2` carried exactly and G fitted, not on ``erfc`` of a rounded
+    argument (whose error grows as x^2/2 half-ULPs): ``jax.nn.gelu`` with
+    ``approximate=False`` returns 0 below x = -13.0 where the result is
+    still a normal float32. The tanh form is :math:`x\,\sigma(2u)` with 2u
+    carried in two parts (:math:`e^{2u}` multiplies its error by |2u|);
+    ``jax.nn``'s ``1 + tanh`` cancels to 0 below x = -7.9.
 
-    Accuracy (float32, wherever the true result is a normal float; tested
-    in ``tests/test_gelu.py`` on a strided sweep of all inputs and dense
-    grids): value within 2.5 ULP and derivative within 4 ULP of the float64
-    reference (for the tanh form, its own formula in float64). float64:
-    within 4 ULP of mpmath. bfloat16 and float16: the float32 result
-    rounded once.
+    Accuracy, as tests/test_gelu.py enforces it: float32 value within 2.5
+    ULP and derivative within 4 ULP wherever the true result is a normal
+    float32 (a strided sweep of all inputs, and dense grids at the zeros,
+    the tails and the kernels' switch points), against float64 (the tanh
+    form against its own formula); float64 within 4 ULP of mpmath, second
+    and third derivatives within 1e-11 relative; bfloat16 and float16 are
+    the float32 result rounded once.
 
     Limits: ``gelu(inf) = inf`` (derivative 1), ``gelu(-inf) = -0.0``
     (derivative 0); NaN gives NaN.
@@ -440,8 +441,10 @@ def gelu(x: ArrayLike, approximate: bool = True) -> jax.Array:
         >>> import jaxact
         >>> jaxact.gelu(jnp.array([-1.0, 0.0, 1.0]), approximate=False)
         Array([-0.15865526,  0.        ,  0.8413447 ], dtype=float32)
-        >>> float(jaxact.gelu(-13.5, approximate=False))  # jax.nn gives 0.0
-        -1.5...e-40
+        >>> float(jaxact.gelu(-8.0))  # jax.nn.gelu gives -0.0
+        -3.1077828e-21
+        >>> float(jax.grad(jaxact.gelu)(0.0))
+        0.5
 
     See also: :func:`sigmoid`, :func:`tanh`.
 
