@@ -313,18 +313,20 @@ def _gelu_tanh_and_derivative(x: jax.Array):
     # e = exp(-|v|) = scale m exp(r) (exp_reduced), in (0, 1].
     m, r, scale = exp_reduced(jnp.where(negative, v, -v), jnp.where(negative, v_lo, -v_lo))
 
-    # Value x sigma(v). With exp(r) e^-r = 1, sigma(-|v|) = m / (m + e^-r)
-    # and sigma(|v|) = e^-r / (m + e^-r): m + e^-r = (1 + m) + expm1(-r) has
-    # one rounding (1 + m is exact: m is a power of 2, >= 2^-23 wherever it
-    # matters), x m none, x e^-r one; and scale is 1 except below v = -69,
-    # where the denominator is e^-r alone.
+    # Value x sigma(v), e = exp(-|v|) = scale m exp(r): sigma(|v|) =
+    # 1 / ((1 + m) + m expm1(r)) above 0, and sigma(-|v|) = e / (1 + e) =
+    # m / ((1 + m) + expm1(-r)) below (numerator and denominator divided by
+    # exp(r)). Either way x m is exact and the denominator rounds once: 1 + m
+    # is exact (m is a power of 2) except where m < 2^-23, and then the sum
+    # is taken the other way round. scale is 1 except below v = -69, where
+    # the denominator is e^-r alone.
     # (opaque 1: XLA would reassociate (1 + a) + b into (a + b) + 1.)
     one = opaque(1.0, dtype)
-    w_minus = expm1_reduced(-r)
-    small_m = m * scale < 2.0**-23  # where 1 + m would round
-    denominator = jnp.where(small_m, one + (w_minus + m * scale), (one + m * scale) + w_minus)
-    numerator = jnp.where(negative, clamped * m, clamped + clamped * w_minus)
-    y = (numerator / denominator) * jnp.where(negative, scale, 1)
+    w_signed = expm1_reduced(jnp.where(negative, -r, r))
+    tail = jnp.where(negative, w_signed, (m * w_signed) * scale)
+    small_m = m * scale < 2.0**-23
+    denominator = jnp.where(small_m, one + (tail + m * scale), (one + m * scale) + tail)
+    y = jnp.where(negative, ((clamped * m) / denominator) * scale, clamped / denominator)
     y = jnp.where(x > _APPROX_CLAMP, x, y)  # sigma(v) = 1 there; keeps +inf
 
     # Derivative sigma(v) (1 + x v' sigma(-v)) with v' = C + 3 D x^2, from
