@@ -444,3 +444,21 @@ def test_jit_vmap_grad_compose(approximate):
     # reverse mode of a sum equals the forward-mode tangent
     summed = jax.grad(lambda t: jnp.sum(jaxact.gelu(t, approximate)))(x)
     np.testing.assert_array_equal(np.asarray(summed), np.asarray(tangent))
+
+
+@pytest.mark.parametrize("approximate", [False, True])
+def test_float32_unchanged_under_x64_and_compile_time_eval(approximate):
+    # Python-scalar constants must not promote float32 work to float64, and
+    # eager constant folding must not fold away the error-free arithmetic.
+    x = jnp.asarray(np.linspace(-14, 14, 2001), jnp.float32)
+    fn = _value_and_derivative(approximate)
+    want = [np.asarray(v) for v in fn(x)]
+    with jax.enable_x64(True):
+        got = [np.asarray(v) for v in fn(x)]
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == np.float32
+        np.testing.assert_array_equal(g.view(np.uint32), w.view(np.uint32))
+    points = [-9.0, -3.3, -0.75, 0.6, 2.0]
+    with jax.ensure_compile_time_eval():
+        folded = [float(jaxact.gelu(jnp.float32(p), approximate)) for p in points]
+    assert folded == [float(jaxact.gelu(jnp.float32(p), approximate)) for p in points]
