@@ -1,6 +1,11 @@
 """Refits the polynomial coefficients hard-coded in jaxact/_src/gaussian.py.
 
-    python -m experiments.fit_gaussian [--dtype float32|float64]
+    python -m experiments.fit_gaussian [--dtype float32|float64] [--only NAME]
+                                        [--terms N ...]
+
+With no --terms, each polynomial is fitted with the number of terms the
+library uses (TERMS below) and printed as the library's _NAME_FLOAT32 /
+_NAME_FLOAT64 tuple, with its fitted relative error.
 
 float32: a weighted minimax (experiments.fit.lawson) on Chebyshev nodes with
 the targets in mpmath at 40 digits, relative to the quantity each feeds.
@@ -9,9 +14,10 @@ a small factor of minimax and needs no float64 least squares (whose own
 rounding, 1e-16, is the size of the error sought).
 
 The functions of a = |x| (Q(a) = Phi(-a), the normal upper tail):
-G(a) = exp(a^2/2) Q(a) on [0, SWITCH]; M(u) = a G(a) with u = 1/a^2 beyond;
-T(a) = a/sqrt(2 pi) - G(a) = (a - a0) P(a) on [0, SWITCH] (a0 its zero);
-W(u) = T(a)/a beyond; and for the tanh form the derivative's root region.
+G(a) = exp(a^2/2) Q(a) on [0, MIDDLE] (G1) and [MIDDLE, SWITCH] (G2);
+M(u) = a G(a) with u = 1/a^2 beyond SWITCH; T(a) = a/sqrt(2 pi) - G(a) =
+(a - a0) P(a) on the same two pieces (T1, T2; a0 its zero); W(u) = T(a)/a
+beyond; and the tanh form's derivative, (x - x0) P(x) on [-1.5, 0].
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ MIDDLE = 1.5
 U_CENTER = 1 / (2 * SWITCH**2)
 APPROX_ROOT_LOW, APPROX_ROOT_HIGH = -1.5, 0.0
 APPROX_C = "0.044715"  # the decimal, exactly
+# Terms per polynomial as in the library: (float32, float64). The two pieces
+# of G and of T share a length (their coefficients are selected per element).
+TERMS = {"G1": (10, 18), "G2": (10, 18), "M": (9, 25), "T1": (10, 18), "T2": (10, 18),
+         "W": (8, 25), "APPROX_ROOT": (11, 24)}
 
 
 def upper_tail(a):
@@ -47,11 +57,6 @@ def m_of_u(u):
 
 def t_function(a):
     return a / mpmath.sqrt(2 * mpmath.pi) - g_function(a)
-
-
-def k_function(a):
-    """-gelu'(-a) = exp(-a^2/2) T(a) = a phi(a) - Q(a)."""
-    return mpmath.exp(-a * a / 2) * t_function(a)
 
 
 def root_of(f, guess):
@@ -83,10 +88,6 @@ def problems():
     a0 = root_of(t_function, 0.75)
     x0 = root_of(approx_derivative, -0.75)
     return {
-        "Q1": (upper_tail, 0, MIDDLE, MIDDLE / 2, None),
-        "Q2": (upper_tail, MIDDLE, SWITCH, (MIDDLE + SWITCH) / 2, None),
-        "K1": (k_function, 0, MIDDLE, MIDDLE / 2, a0),
-        "K2": (k_function, MIDDLE, SWITCH, (MIDDLE + SWITCH) / 2, a0),
         "G1": (g_function, 0, MIDDLE, MIDDLE / 2, None),
         "G2": (g_function, MIDDLE, SWITCH, (MIDDLE + SWITCH) / 2, None),
         "M": (m_of_u, 0, 1 / SWITCH**2, U_CENTER, None),
@@ -149,11 +150,12 @@ def main(argv=None) -> int:
     for name, problem in table.items():
         if args.only and name != args.only:
             continue
-        for terms in args.terms or ([12] if args.dtype == "float32" else [26]):
+        default = TERMS[name][0 if args.dtype == "float32" else 1]
+        for terms in args.terms or [default]:
             coefficients, error = fit(*problem, terms)
             print(f"{name} {terms} terms: max relative error {error:.3g} = "
                   f"{error / half_ulp:.3g} half-ULPs")
-            print(f"    {coefficients}")
+            print(f"    _{name}_{args.dtype.upper()} = {coefficients}")
     return 0
 
 

@@ -48,8 +48,8 @@ from jaxact._src.numerics import (
 # an ULP (noted beside it); the rest of the error budget is rounding.
 # Why these pieces: at a = 3 the series in u (asymptotic, 1 - u + 3u^2 ...)
 # still converges fast enough for 9 float32 terms; one polynomial for G on
-# all of [0, 3] needs 13 terms whose alternating sum loses 3 ULP to
-# rounding (measured), two of width 1.5 lose under one.
+# all of [0, 3] needs 13 terms whose alternating sum is off by 2.2 ULP after
+# float32 rounding, two of width 1.5 by 1.5 (measured on 600,001 points).
 _SWITCH = 3.0
 _MIDDLE = 1.5
 _PIECE_CENTERS = (0.75, 2.25)
