@@ -14,10 +14,11 @@ a small factor of minimax and needs no float64 least squares (whose own
 rounding, 1e-16, is the size of the error sought).
 
 The functions of a = |x| (Q(a) = Phi(-a), the normal upper tail):
-G(a) = exp(a^2/2) Q(a) on [0, MIDDLE] (G1) and [MIDDLE, SWITCH] (G2);
-M(u) = a G(a) with u = 1/a^2 beyond SWITCH; T(a) = a/sqrt(2 pi) - G(a) =
-(a - a0) P(a) on the same two pieces (T1, T2; a0 its zero); W(u) = T(a)/a
-beyond; and the tanh form's derivative, (x - x0) P(x) on [-1.5, 0].
+log G(a), G(a) = exp(a^2/2) Q(a), on [0, MIDDLE] (LG1) and [MIDDLE, SWITCH]
+(LG2); log M(u), M = a G(a) with u = 1/a^2, beyond SWITCH (LM);
+T(a) = a/sqrt(2 pi) - G(a) = (a - a0) P(a) on the same two pieces (T1, T2;
+a0 its zero); W(u) = T(a)/a beyond; and the tanh form's derivative,
+(x - x0) P(x) on [-1.5, 0].
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ APPROX_ROOT_LOW, APPROX_ROOT_HIGH = -1.5, 0.0
 APPROX_C = "0.044715"  # the decimal, exactly
 # Terms per polynomial as in the library: (float32, float64). The two pieces
 # of G and of T share a length (their coefficients are selected per element).
-TERMS = {"G1": (10, 18), "G2": (10, 18), "M": (9, 25), "T1": (10, 18), "T2": (10, 18),
+TERMS = {"LG1": (8, 18), "LG2": (8, 18), "LM": (9, 25), "T1": (10, 18), "T2": (10, 18),
          "W": (8, 25), "APPROX_ROOT": (11, 24)}
 
 
@@ -46,6 +47,14 @@ def upper_tail(a):
 
 def g_function(a):
     return mpmath.exp(a * a / 2) * upper_tail(a)
+
+
+def log_g(a):
+    return mpmath.log(g_function(a))
+
+
+def log_m_of_u(u):
+    return mpmath.log(m_of_u(u))
 
 
 def m_of_u(u):
@@ -88,9 +97,9 @@ def problems():
     a0 = root_of(t_function, 0.75)
     x0 = root_of(approx_derivative, -0.75)
     return {
-        "G1": (g_function, 0, MIDDLE, MIDDLE / 2, None),
-        "G2": (g_function, MIDDLE, SWITCH, (MIDDLE + SWITCH) / 2, None),
-        "M": (m_of_u, 0, 1 / SWITCH**2, U_CENTER, None),
+        "LG1": (log_g, 0, MIDDLE, MIDDLE / 2, None),
+        "LG2": (log_g, MIDDLE, SWITCH, (MIDDLE + SWITCH) / 2, None),
+        "LM": (log_m_of_u, 0, 1 / SWITCH**2, U_CENTER, None),
         "T1": (t_function, 0, MIDDLE, MIDDLE / 2, a0),
         "T2": (t_function, MIDDLE, SWITCH, (MIDDLE + SWITCH) / 2, a0),
         "W": (w_of_u, 0, 1 / SWITCH**2, U_CENTER, None),

@@ -4,9 +4,9 @@ Both are written around a = |x| and the tail quantity that stays small, so
 that nothing is formed as 1 - (something close to 1) and no exponent is
 rounded before the exp amplifies its error:
 
-* exact: Phi(-a) = Q(a) = exp(-a^2/2) G(a), with a^2 carried exactly
-  (two_product_error) and G (and its relatives M, T, W below) fitted
-  polynomials, ``python -m experiments.fit_gaussian``;
+* exact: Phi(-a) = Q(a) = exp(-a^2/2 + log G(a)), with a^2 carried exactly
+  (two_product_error), log G and the derivative's T (and their relatives
+  below) fitted polynomials, ``python -m experiments.fit_gaussian``;
 * tanh form: x sigma(v) with v = 2 sqrt(2/pi) (x + 0.044715 x^3) carried as
   an unevaluated sum hi + lo, since exp(-|v|) multiplies the error of v by
   |v| (up to 87 where the result is still a normal float32).
@@ -38,18 +38,18 @@ from jaxact._src.numerics import (
 # --------------------------------------------------------------------------
 # Fitted polynomials (``python -m experiments.fit_gaussian``; float32 by
 # weighted minimax, float64 by Chebyshev interpolation in mpmath). With
-# Q(a) = Phi(-a) = erfc(a / sqrt 2) / 2 and u = 1 / a^2:
-#   G(a) = exp(a^2/2) Q(a)           on [0, 1.5] and [1.5, 3], about 0.75 and 2.25;
-#   M(u) = a G(a) = a Q(a) e^(a^2/2) for a > 3, in u - 1/18;
-#   T(a) = a / sqrt(2 pi) - G(a) = (a - a0) P(a), P on the same two pieces as G;
+# Q(a) = Phi(-a) = erfc(a / sqrt 2) / 2, G(a) = exp(a^2/2) Q(a) and u = 1/a^2:
+#   LG(a) = log G(a)                 on [0, 1.5] and [1.5, 3], about 0.75 and 2.25;
+#   LM(u) = log (a G(a))             for a > 3, in u - 1/18;
+#   T(a) = a / sqrt(2 pi) - G(a) = (a - a0) P(a), P on the same two pieces;
 #   W(u) = T(a) / a                  for a > 3, in u - 1/18;
 # and for the tanh form, its derivative = (x - x0) P(x) on [-1.5, 0], P in
 # x + 0.75. Each polynomial's fitted relative error is a small fraction of
 # an ULP (noted beside it); the rest of the error budget is rounding.
 # Why these pieces: at a = 3 the series in u (asymptotic, 1 - u + 3u^2 ...)
-# still converges fast enough for 9 float32 terms; one polynomial for G on
-# all of [0, 3] needs 13 terms whose alternating sum is off by 2.2 ULP after
-# float32 rounding, two of width 1.5 by 1.5 (measured on 600,001 points).
+# still converges fast enough for 9 float32 terms; one polynomial on all of
+# [0, 3] needs 13 terms whose alternating sum is off by over 2 ULP after
+# float32 rounding (measured for G), two of width 1.5 by under one.
 _SWITCH = 3.0
 _MIDDLE = 1.5
 _PIECE_CENTERS = (0.75, 2.25)
@@ -60,20 +60,42 @@ _T_ZERO = (0.7517915246935645, -1.4956759177009883e-17)
 _APPROX_ZERO = (-0.7524614220710163, 3.635560509207687e-17)
 _APPROX_ROOT_LOW = -1.5
 _APPROX_ROOT_CENTER = -0.75
-_G1_FLOAT32 = (  # 10 terms, fitted relative error 5.01e-09
-    0.3002324638007956, -0.17376792967132523, 0.08495312266133632, -0.03668440024135515,
-    0.014361927142529363, -0.005182694459255302, 0.0017358480447759472, -0.0005524829446374233,
-    0.00018568287839702425, -5.14340427263454e-05,
+_LG1_FLOAT32 = (  # 8 terms, fitted relative error 3.62e-09
+    -1.2031982260211085, -0.578777983745084, 0.11546607153763788, -0.023043239457775377,
+    0.003813046167505074, -0.00040726646687448833, -2.0774610625186914e-05, 2.166681988287461e-05,
 )
-_G2_FLOAT32 = (  # 10 terms, fitted relative error 1.98e-10
-    0.15365193745405328, -0.05322542116669721, 0.016947367159168576, -0.005031279989107297,
-    0.0014067862307443019, -0.00037322190369425286, 9.430896938592229e-05, -2.2915001598173464e-05,
-    5.745780558518629e-06, -1.2797743855777023e-06,
+_LG1_FLOAT64 = (  # 18 terms, fitted relative error 1.4e-19
+    -1.2031982299196562, -0.5787779652212071, 0.11546629652924696, -0.023043521300005358,
+    0.0038110261149568196, -0.00040612906356755706, -1.4974035601144648e-05,
+    2.0083887446898375e-05, -5.23772057891436e-06, 6.279678154850484e-07, 6.983884483164167e-08,
+    -5.518972987054936e-08, 1.3938751048766102e-08, -1.4648050313920865e-09,
+    -3.1128766376869384e-10, 1.8669338440031503e-10, -3.9591659919723257e-11,
+    1.961485226287207e-12,
 )
-_M_FLOAT32 = (  # 9 terms, fitted relative error 3.29e-09
-    0.3797187839640536, -0.30326237027926956, 0.6304472996778712, -1.9389598633613692,
-    7.5338921451291645, -33.36527029145602, 165.52570890757372, -1334.7757331268347,
-    9028.688305840764,
+_LG2_FLOAT32 = (  # 8 terms, fitted relative error 4.41e-11
+    -1.873065381092517, -0.3464025392761923, 0.05029978100236074, -0.008392924858830064,
+    0.0013652793691823861, -0.0002021695289915607, 2.506070752248769e-05, -1.9846796236925122e-06,
+)
+_LG2_FLOAT64 = (  # 18 terms, fitted relative error 1.37e-22
+    -1.8730653811532716, -0.34640253868696214, 0.050299784572781434, -0.00839293597062843,
+    0.0013652476723309374, -0.00020211111643912748, 2.514678674321985e-05, -2.1004202015884513e-06,
+    -6.171125307739117e-08, 7.552370593708025e-08, -2.004044954933155e-08, 3.5806830231223912e-09,
+    -4.3206610671530495e-10, 1.3643281361006068e-11, 1.019793444650739e-11,
+    -3.5929668786145713e-12, 7.714912128684155e-13, -1.0498265631737769e-13,
+)
+_LM_FLOAT32 = (  # 9 terms, fitted relative error 2.92e-09
+    -0.9683243423422789, -0.7986499897576916, 1.3413789604818143, -3.9497471652446134,
+    15.342374868656812, -68.63790231750102, 342.84774876226595, -2861.61539739089,
+    20051.20682693099,
+)
+_LM_FLOAT64 = (  # 25 terms, fitted relative error 4.17e-18
+    -0.9683243435929755, -0.7986503969126698, 1.341394852217009, -3.9480304978977814,
+    15.309092094492005, -70.55845495294153, 367.40098101440503, -2098.653885623932,
+    12904.365839245276, -84303.96081557726, 579670.0656283058, -4169590.4195763003,
+    31145315.175865605, -235893530.7974458, 1867485444.394005, -18557265530.687103,
+    161537227299.91064, 167619010829.83414, -3596170421207.4062, -459795316514676.75,
+    4660409693656009.0, 5.6629455636773336e+16, -5.936264243585155e+17, -6.038009097198186e+18,
+    6.174248547055664e+19,
 )
 _T1_FLOAT32 = (  # 10 terms, fitted relative error 7.21e-10
     0.5725581362617717, -0.08488758170460821, 0.036658584246494964, -0.014350704357673319,
@@ -93,29 +115,6 @@ _APPROX_ROOT_FLOAT32 = (  # 11 terms, fitted relative error 2.6e-09
     0.4313538398395546, 0.3874386616442763, -0.016624830979293594, -0.11410633933983703,
     -0.01637673560876001, 0.019753808479056213, 0.005218332081285963, -0.0024162238772267794,
     -0.0009140400445541557, 0.0002203869088365637, 0.00010483524011806407,
-)
-_G1_FLOAT64 = (  # 18 terms, fitted relative error 2.46e-17
-    0.30023246233995093, -0.17376793364646947, 0.08495325605254773, -0.036684330535685455,
-    0.014360002037776102, -0.005182865801499235, 0.00174547544630892, -0.0005533941733646733,
-    0.0001663037404629346, -4.762960033192849e-05, 1.3058084972255995e-05, -3.439620755421035e-06,
-    8.734059917896166e-07, -2.1425241055455632e-07, 5.0541315489993836e-08, -1.166243693445892e-08,
-    2.960437066721053e-09, -6.425699795055755e-10,
-)
-_G2_FLOAT64 = (  # 18 terms, fitted relative error 1.78e-19
-    0.15365193742384164, -0.05322542119778899, 0.016947369864408198, -0.005031279667623508,
-    0.001406747653064161, -0.00037321948964603795, 9.450063355397916e-05, -2.294186630405488e-05,
-    5.360179352218139e-06, -1.2090514416734985e-06, 2.6398107304398185e-07, -5.591752997551261e-08,
-    1.15147548241481e-08, -2.3087115322185873e-09, 4.499106994270205e-10, -8.593238782325628e-11,
-    1.7485641303151145e-11, -3.184767950730567e-12,
-)
-_M_FLOAT64 = (  # 25 terms, fitted relative error 4.01e-18
-    0.37971878352167765, -0.30326255717478395, 0.6304532023342794, -1.938175126771814,
-    7.520941619049407, -34.24120314507951, 175.5215753371616, -987.0041481910635,
-    5981.770172678485, -38577.890571706004, 262272.3123865755, -1867857.3116933787,
-    13832510.75372015, -104090856.26150008, 818820443.3325294, -8031895079.727116,
-    69526196094.46066, 55814788145.705505, -1388525545946.249, -193349674023806.44,
-    1955494109842968.0, 2.36714519844893e+16, -2.478651632361521e+17, -2.534051050047576e+18,
-    2.5869827785319375e+19,
 )
 _T1_FLOAT64 = (  # 18 terms, fitted relative error 2.15e-18
     0.5725581358499552, -0.0848875812280429, 0.03665862086212702, -0.014350722404658548,
@@ -165,9 +164,9 @@ _APPROX_CLAMP = 30.0
 @functools.cache
 def _coefficients(dtype) -> dict:
     if jnp.dtype(dtype) == jnp.float32:
-        return {"G": (_G1_FLOAT32, _G2_FLOAT32), "M": _M_FLOAT32,
+        return {"LG": (_LG1_FLOAT32, _LG2_FLOAT32), "LM": _LM_FLOAT32,
                 "T": (_T1_FLOAT32, _T2_FLOAT32), "W": _W_FLOAT32, "root": _APPROX_ROOT_FLOAT32}
-    return {"G": (_G1_FLOAT64, _G2_FLOAT64), "M": _M_FLOAT64,
+    return {"LG": (_LG1_FLOAT64, _LG2_FLOAT64), "LM": _LM_FLOAT64,
             "T": (_T1_FLOAT64, _T2_FLOAT64), "W": _W_FLOAT64, "root": _APPROX_ROOT_FLOAT64}
 
 
@@ -253,13 +252,27 @@ def _gelu_erf_and_derivative(x: jax.Array):
     u = 1 / jnp.where(near, _SWITCH**2, square) - _U_CENTER
     negative = x < 0
 
-    # Value: x Phi(x) = x Q(a) below 0 and x (1 - Q(a)) above, Q <= 1/2; far
-    # out a Q(a) = e M(u) directly, which saves the product with a. (scale
-    # is 1 except for a > 11.7, in the far piece.) Near 0, the series.
-    tail = _times_exp(*_head_and_rest(coefficients["G"], t, upper), m, w)
-    y_near = x * jnp.where(negative, tail, 1 - tail)
-    scaled_tail = _times_exp(*_head_and_rest(coefficients["M"], u), m, w) * scale
-    y = jnp.where(near, y_near, jnp.where(negative, -scaled_tail, x - scaled_tail))
+    # Value: x Phi(x) = x Q(a) below 0 and x (1 - Q(a)) above, Q <= 1/2,
+    # with Q = exp(-a^2/2 + log G(a)) and, beyond a = 3, a Q(a) =
+    # exp(-a^2/2 + log M(u)): one exp of an exponent carried in two parts
+    # (the square's error, the logarithm's head and rest), so that x Q =
+    # x m + (x m) expm1(r) rounds once (x m is exact). Multiplying exp(-a^2/2)
+    # by G instead costs a rounding per product and more where |expm1(r)|
+    # is near 0.4 (2.7 ULP, measured). (scale is 1 except for a > 11.7.)
+    log_head_near, log_rest_near = _head_and_rest(coefficients["LG"], t, upper)
+    log_head_far, log_rest_far = _head_and_rest(coefficients["LM"], u)
+    log_head = jnp.where(near, log_head_near, log_head_far)
+    log_rest = jnp.where(near, log_rest_near, log_rest_far)
+    log_sum = log_head + log_rest  # |rest| < |head|: its error is exact below
+    log_sum_lo = (log_head - log_sum) + log_rest
+    exponent, exponent_err = two_sum(-0.5 * square, log_sum)
+    exponent_lo = exponent_err + (-0.5 * square_lo + log_sum_lo)
+    m_value, r_value, scale_value = exp_reduced(exponent, exponent_lo)
+    w_value = expm1_reduced(r_value)
+    tail = (m_value + m_value * w_value) * scale_value  # Q near 0, a Q beyond 3
+    scaled_x = x * m_value
+    y_near = jnp.where(negative, scaled_x + scaled_x * w_value, x * (1 - tail))
+    y = jnp.where(near, y_near, jnp.where(negative, -tail, x - tail))
     small = a <= _SERIES_SWITCH
     x_small = jnp.where(small, x, 0)
     series = horner(_cdf_series_coefficients(x.dtype), x_small * x_small)
