@@ -3,7 +3,7 @@
 Each public name is defined in the module of ``jaxact/_src`` named for its
 family: ``logistic`` (sigmoid, softplus, log_sigmoid, generalized_logistic,
 silu/swish, log1mexp), ``hyperbolic`` (tanh, mish), ``algebraic`` (soft_sign,
-squareplus), ``rectifiers`` (relu, leaky_relu, elu),
+squareplus), ``gaussian`` (gelu), ``rectifiers`` (relu, leaky_relu, elu),
 ``parametric`` (prelu, maxout and their layers), ``optim`` (optimiser
 helpers) and ``diagnostics``.
 """
@@ -11,6 +11,7 @@ helpers) and ``diagnostics``.
 from jaxact import diagnostics as diagnostics
 from jaxact._src.algebraic import soft_sign as soft_sign
 from jaxact._src.algebraic import squareplus as squareplus
+from jaxact._src.gaussian import gelu as gelu
 from jaxact._src.hyperbolic import mish as mish
 from jaxact._src.hyperbolic import tanh as tanh
 from jaxact._src.logistic import generalized_logistic as generalized_logistic
@@ -55,4 +56,6 @@ __all__ = [
     "soft_sign",
     "squareplus",
     "swish",
+    # Gaussian family (issue 10)
+    "gelu",
 ]

@@ -238,6 +238,15 @@ def _exp_of_bounded(z: jax.Array, coefficients: Sequence[float]) -> jax.Array:
 
 def _exp_parts(z: jax.Array, coefficients: Sequence[float]) -> tuple[jax.Array, jax.Array]:
     """(s, 2^n) with exp(z) = (1 + s) 2^n, |s| < 0.42, for z as _exp_of_bounded."""
+    _, r, n_bits = _reduce(z)
+    p_minus_one = r + (r * r) * horner(coefficients, r)
+    return p_minus_one, jax.lax.bitcast_convert_type(n_bits << 23, jnp.float32)
+
+
+def _reduce(z: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(n, r, n + 127) with z = n ln 2 + r, n an integer (as a float and as
+    the biased exponent bits of 2^n), |r| <= ln(2)/2, for float32 z in
+    [-150, 64]."""
     # n = round(z / ln 2), exactly; the barrier keeps XLA from folding
     # (t + magic) - magic back to t. (Reading n from the bits of `shifted`
     # needs no barrier but measured 6% slower for tanh at 2^24.)
@@ -247,10 +256,9 @@ def _exp_parts(z: jax.Array, coefficients: Sequence[float]) -> tuple[jax.Array, 
     # |r| <= ln(2)/2. The first subtraction is exact (n * _EXP_LN2_HI is, and
     # it is within a factor 2 of z); the second rounds once.
     r = (z - n * _EXP_LN2_HI) - n * _EXP_LN2_LO
-    p_minus_one = r + (r * r) * horner(coefficients, r)
     # 2^n built from its bits: the integer n is the low bits of `shifted`.
     n_bits = jax.lax.bitcast_convert_type(shifted, jnp.int32) - (_ROUNDING_MAGIC_BITS - 127)
-    return p_minus_one, jax.lax.bitcast_convert_type(n_bits << 23, jnp.float32)
+    return n, r, n_bits
 
 
 def _differentiable_exp(exp):
@@ -295,6 +303,70 @@ def exp_short(z: jax.Array) -> jax.Array:
     if z.dtype != jnp.float32:
         return jnp.exp(z)
     return _exp_of_bounded(z, _EXP_SHORT_COEFFICIENTS)
+
+
+# exp_reduced: exp(z + z_lo) = scale * m * exp(r). Below z = -130 the
+# result (< 2^-187) is 0 for every caller; above it 2^(n + 64) >= 2^-123
+# stays a normal float32 when n < -100 is raised by 64 and the caller's
+# product is scaled back by 2^-64, exactly.
+_EXP_REDUCED_LOWEST = -130.0
+_EXP_REDUCED_RAISE = 64
+# float64: exp(z) is shifted by 64 ln 2 in two parts below z = -700; the
+# high part has 49 significant bits, so z + hi is exact for |z| >= 512.
+_EXP_REDUCED_ZONE_FLOAT64 = -700.0
+_LN2_64_HI = float(np.round(64 * math.log(2.0) * 2.0**43) / 2.0**43)
+# ln 2 = 0.6931471805599453 + 2.3190468138462996e-17 (mpmath): the float64
+# ln 2 alone would leave 64 * 2.3e-17 = 7 ULP in the result.
+_LN2_64_LO = float(
+    64 * (Fraction(math.log(2.0)) + Fraction(2.3190468138462996e-17)) - Fraction(_LN2_64_HI)
+)
+
+
+@jax.custom_jvp
+def exp_reduced(z: jax.Array, z_lo: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(m, r, scale) with exp(z + z_lo) = scale * m * exp(r), for z <= 64 and |z_lo| <= ulp(z).
+
+    The float32 exp's range reduction, handed to the caller: m = 2^n is a
+    power of 2, |r| <= ln(2)/2 (plus z_lo), and ``expm1_reduced(r)`` is the
+    kernel's polynomial exp(r) - 1. A caller multiplying by a factor c then
+    rounds once, ``c m + (c m) expm1_reduced(r)`` (c m is exact), where
+    ``c * exp(z)`` rounds twice; and exp(r) or exp(-r) can be chosen, e.g.
+    sigma(z) = m / (m + exp(-r)). The low part z_lo of an exponent carried in
+    two parts joins r, where it costs no rounding. scale is 1, or 2^-64 below
+    z = -69.3 to keep m normal; multiplying by it last is exact wherever the
+    final result is normal. -inf gives m = 0; NaN gives NaN in r.
+
+    float64: m = exp(z) (shifted by 64 ln 2 below z = -700) and r = z_lo.
+    """
+    if z.dtype != jnp.float32:
+        in_zone = z < _EXP_REDUCED_ZONE_FLOAT64
+        m = jnp.exp(jnp.where(in_zone, z + _LN2_64_HI, z))
+        r = z_lo + jnp.where(in_zone, _LN2_64_LO, 0.0)
+        return m, r, jnp.where(in_zone, 2.0**-_EXP_REDUCED_RAISE, 1.0).astype(z.dtype)
+    clamped = jnp.maximum(z, _EXP_REDUCED_LOWEST)  # jnp.maximum keeps NaN
+    n, r, n_bits = _reduce(clamped)
+    r = r + z_lo
+    raised = n < -100
+    n_bits = jnp.where(raised, n_bits + _EXP_REDUCED_RAISE, n_bits)
+    m = jax.lax.bitcast_convert_type(n_bits << 23, jnp.float32)
+    m = jnp.where(z < _EXP_REDUCED_LOWEST, 0, m)
+    scale = jnp.where(raised, 2.0**-_EXP_REDUCED_RAISE, 1.0).astype(z.dtype)
+    return m, r, scale
+
+
+@exp_reduced.defjvp
+def _exp_reduced_jvp(primals, tangents):
+    # m and scale are piecewise constant: all of d exp goes through r.
+    (z, z_lo), (z_dot, z_lo_dot) = primals, tangents
+    m, r, scale = exp_reduced(z, z_lo)
+    return (m, r, scale), (jnp.zeros_like(m), z_dot + z_lo_dot, jnp.zeros_like(scale))
+
+
+def expm1_reduced(r: jax.Array) -> jax.Array:
+    """exp(r) - 1 for r from exp_reduced (|r| <= 0.35 in float32; any r in float64)."""
+    if r.dtype != jnp.float32:
+        return jnp.expm1(r)
+    return r + (r * r) * horner(_EXP_COEFFICIENTS, r)
 
 
 def expm1_nonpositive(z: jax.Array) -> tuple[jax.Array, jax.Array]:
