@@ -155,10 +155,10 @@ def _hard_tanh(x: jax.Array) -> jax.Array:
 def _hard_tanh_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
     # hard_tanh'(±1) = 1, as jax.nn.hard_tanh. The tangent stays linear in
-    # x_dot, with a NaN input's NaN as a factor (see relu's rule).
-    magnitude = jnp.abs(x)
-    slope = jnp.where(magnitude <= 1, 1, jnp.where(magnitude > 1, 0, jnp.nan))
-    return _hard_tanh(x), x_dot * slope.astype(x_dot.dtype)
+    # x_dot (a select between x_dot and a multiple of it), with a NaN
+    # input's NaN as a factor (see relu's rule).
+    off_slope = _zero_or_nan(x).astype(x_dot.dtype)
+    return _hard_tanh(x), jnp.where((x >= -1) & (x <= 1), x_dot, x_dot * off_slope)
 
 
 def hard_tanh(x: ArrayLike) -> jax.Array:
