@@ -261,21 +261,20 @@ def test_kink_values_stated_in_the_docstrings():
 
 
 def test_second_derivatives_at_the_kinks():
-    second = jax.grad(jax.grad(jaxact.sparse_plus))
+    def second(fn, points):
+        return np.asarray(jax.vmap(jax.grad(jax.grad(fn)))(jnp.asarray(points, jnp.float32)))
+
     # As jax.nn: the outer branches own the kinks.
-    assert [float(second(v)) for v in (-1.0, 0.0, 1.0)] == [0.0, 0.5, 0.0]
-    hard_silu_second = jax.grad(jax.grad(jaxact.hard_silu))
-    assert [float(hard_silu_second(v)) for v in (-3.0, 0.0, 3.0)] == [
-        0.0, float(np.float32(2) / np.float32(6)), 0.0]
+    np.testing.assert_array_equal(second(jaxact.sparse_plus, [-1.0, 0.0, 1.0]), [0.0, 0.5, 0.0])
+    np.testing.assert_array_equal(second(jaxact.hard_silu, [-3.0, 0.0, 3.0]),
+                                  [0.0, np.float32(2) / np.float32(6), 0.0])
     # celu''(0) from the x <= 0 branch, 1 / alpha (jax.nn splits it: 1 / (2 alpha)).
-    assert float(jax.grad(jax.grad(jaxact.celu))(0.0)) == 1.0
-    assert float(jax.grad(jax.grad(celu_half))(0.0)) == 2.0
-    assert float(jax.grad(jax.grad(jaxact.selu))(0.0)) == float(
-        np.float32(SELU_SCALE * SELU_ALPHA))
-    points = jnp.asarray([-7.0, -3.0, -1.0, -0.5, 0.0, 1.0, 2.0, 3.0, 6.0])
+    np.testing.assert_array_equal(second(jaxact.celu, [0.0]), [1.0])
+    np.testing.assert_array_equal(second(celu_half, [0.0]), [2.0])
+    np.testing.assert_array_equal(second(jaxact.selu, [0.0]), [np.float32(SELU_SCALE * SELU_ALPHA)])
+    points = [-7.0, -3.0, -1.0, -0.5, 0.0, 1.0, 2.0, 3.0, 6.0]
     for name in ("relu6", "hard_tanh", "sparse_sigmoid", "hard_sigmoid"):
-        second = jax.vmap(jax.grad(jax.grad(getattr(jaxact, name))))(points)
-        np.testing.assert_array_equal(np.asarray(second), 0.0, err_msg=name)
+        np.testing.assert_array_equal(second(getattr(jaxact, name), points), 0.0, err_msg=name)
 
 
 # --------------------------------------------------------------------------
@@ -627,6 +626,6 @@ def test_check_grads_at_smooth_points(name):
     # (third derivatives are checked against mpmath above).
     fn = jax.jit(getattr(jaxact, name))
     with jax.enable_x64(True):
-        check_grads(fn, (jnp.asarray([-3.0, -0.4, 0.7, 2.5]),), order=2, modes=("rev",))
+        check_grads(fn, (jnp.asarray([-3.0, -0.4, 0.7]),), order=2, modes=("rev",))
         check_grads(jax.jit(lambda a: jaxact.celu(jnp.float64(-0.8), a)), (jnp.float64(0.7),),
                     order=2, modes=("rev",))
