@@ -1,9 +1,11 @@
 """Piecewise-polynomial activations: hard_sigmoid, hard_silu, hard_tanh,
 sparse_plus and sparse_sigmoid.
 
-Each is linear or quadratic between its kinks. The values round as jax.nn's
-do in float32 (bit for bit), and the derivatives take jax.nn's value at each
-kink, found by evaluating ``jax.grad(jax.nn.NAME)`` there. Where jaxact
+Each is linear or quadratic between its kinks. The piecewise-linear ones
+round as jax.nn's do in float32 (bit for bit); the quadratic pieces of
+hard_silu and sparse_plus carry the sum inside them exactly and round less.
+The derivatives take jax.nn's value at each kink, found by evaluating
+``jax.grad(jax.nn.NAME)`` there. Where jaxact
 differs, it says so: NaN inputs give NaN derivatives, and ±inf give the
 limits where jax.nn gives NaN.
 """
@@ -12,10 +14,16 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_real_array
 from jaxact._src.jvp import unary_activation
+from jaxact._src.numerics import fast_two_sum
+
+# 1/6 as two float32s: p * hi + p * lo is p / 6 to within a rounding.
+_SIXTH_HI = float(np.float32(1 / 6))
+_SIXTH_LO = 1 / 6 - _SIXTH_HI
 
 
 def _zero_or_nan(x: jax.Array) -> jax.Array:
@@ -79,10 +87,19 @@ def hard_sigmoid(x: ArrayLike) -> jax.Array:
 
 @jax.jit
 def _hard_silu_and_derivative(x: jax.Array):
-    # x * hard_sigmoid(x) as jax.nn.hard_silu computes it; x is clamped at
-    # -3, where hard_sigmoid is already 0, so that x = -inf gives the limit
-    # -0.0 (the sign of jax.nn's -3 * 0) instead of -inf * 0 = NaN.
-    y = jnp.maximum(x, -3) * _hard_sigmoid_value(x)
+    # x (x + 3) / 6 between the kinks, with x + 3 carried exactly (|x| < 3
+    # there, so Fast2Sum applies) and 1/6 in two parts: two roundings in
+    # all, where jax.nn's x * (fl(x + 3) * fl(1/6)) has four (2.4 ULP
+    # measured, and up to 4 in the worst case).
+    shifted, shifted_lo = fast_two_sum(3.0, x)
+    product = x * shifted + x * shifted_lo
+    quadratic = product * _SIXTH_HI + product * _SIXTH_LO
+    # -0.0 below the kink, the sign jax.nn's x * 0 gives; also the limit at
+    # -inf (jax.nn: -inf * 0 = NaN). At x = ±0 the correction terms would
+    # add +0.0 to -0.0: x itself keeps the sign, as x * hard_sigmoid(x).
+    y = jnp.where(
+        x >= 3, x, jnp.where(x <= -3, -0.0, jnp.where(x == 0, x, quadratic))
+    )
     # (2x + 3) / 6 = hard_sigmoid(x) + x / 6 without the cancellation of that
     # sum near x = -1.5: 2x + 3 is exact there (Sterbenz). The kinks take
     # jax.nn's values: 0 at -3, 1 at 3.
@@ -115,8 +132,8 @@ def hard_silu(x: ArrayLike) -> jax.Array:
     ``hard_sigmoid(x) + x / 6`` cancels near x = -1.5.
 
     Accuracy (float32, enforced by ``tests/test_piecewise.py``): value
-    within 2.5 ULP and equal to ``jax.nn.hard_silu``'s bit for bit for every
-    finite x, -0.0 for x <= -3 included; derivative within 4 ULP.
+    within 2 ULP (two roundings; jax.nn's has four, 2.4 ULP measured),
+    -0.0 for x <= -3 as jax.nn; derivative within 4 ULP.
 
     Limits: ``hard_silu(inf) = inf``, ``hard_silu(-inf) = -0.0`` (jax.nn:
     NaN), derivatives 1 and 0; NaN gives NaN.
@@ -203,9 +220,14 @@ def hard_tanh(x: ArrayLike) -> jax.Array:
 @jax.jit
 def _sparse_plus_and_derivative(x: jax.Array):
     shifted = x + 1
-    # The selects and roundings of jax.nn.sparse_plus (the square is x * x).
-    # The outer branches are where-selected, so inf never meets the square.
-    y = jnp.where(x <= -1, 0, jnp.where(x >= 1, x, shifted * shifted / 4))
+    # (x + 1)^2 / 4 with x + 1 carried exactly (|x| < 1 between the kinks,
+    # so Fast2Sum applies): (s + s_lo)^2 = s^2 + 2 s s_lo to working
+    # precision, one rounding where jax.nn's fl(x + 1)^2 has three (its
+    # rounding of x + 1 counts twice). The outer branches are
+    # where-selected, so inf never meets the square.
+    exact_shifted, shifted_lo = fast_two_sum(1.0, x)
+    square = exact_shifted * exact_shifted + 2 * (exact_shifted * shifted_lo)
+    y = jnp.where(x <= -1, 0, jnp.where(x >= 1, x, square * 0.25))
     # sparse_plus' = sparse_sigmoid, continuous; written with the same
     # selects so that its own derivative at ±1 is jax.nn's second derivative
     # there (0), not sparse_sigmoid's kink value.
@@ -235,8 +257,8 @@ def sparse_plus(x: ArrayLike) -> jax.Array:
     jax.nn).
 
     Accuracy (float32, enforced by ``tests/test_piecewise.py``): value
-    within 2.5 ULP (a sum, a square and an exact division) and equal to
-    ``jax.nn.sparse_plus``'s bit for bit; derivative within 0.5 ULP.
+    within 1.5 ULP (x + 1 carried exactly, then one rounding; jax.nn's
+    1.9 ULP measured, up to 3 in the worst case); derivative within 0.5 ULP.
 
     Limits: ``sparse_plus(inf) = inf``, ``sparse_plus(-inf) = 0``,
     derivatives 1 and 0 (jax.nn: NaN); NaN gives NaN.
