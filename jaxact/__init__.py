@@ -3,7 +3,9 @@
 Each public name is defined in the module of ``jaxact/_src`` named for its
 family: ``logistic`` (sigmoid, softplus, log_sigmoid, generalized_logistic,
 silu/swish, log1mexp), ``hyperbolic`` (tanh, mish), ``algebraic`` (soft_sign,
-squareplus), ``gaussian`` (gelu), ``rectifiers`` (relu, leaky_relu, elu),
+squareplus), ``gaussian`` (gelu), ``rectifiers`` (relu, leaky_relu, elu,
+relu6, selu, celu), ``piecewise`` (hard_sigmoid, hard_silu/hard_swish,
+hard_tanh, sparse_plus, sparse_sigmoid), ``gated`` (glu),
 ``parametric`` (prelu, maxout and their layers), ``optim`` (optimiser
 helpers) and ``diagnostics``.
 """
@@ -30,6 +32,19 @@ from jaxact._src.parametric import prelu as prelu
 from jaxact._src.rectifiers import elu as elu
 from jaxact._src.rectifiers import leaky_relu as leaky_relu
 from jaxact._src.rectifiers import relu as relu
+
+# isort: split
+# piecewise and ELU-family activations, glu (issue 10)
+from jaxact._src.gated import glu as glu
+from jaxact._src.piecewise import hard_sigmoid as hard_sigmoid
+from jaxact._src.piecewise import hard_silu as hard_silu
+from jaxact._src.piecewise import hard_swish as hard_swish
+from jaxact._src.piecewise import hard_tanh as hard_tanh
+from jaxact._src.piecewise import sparse_plus as sparse_plus
+from jaxact._src.piecewise import sparse_sigmoid as sparse_sigmoid
+from jaxact._src.rectifiers import celu as celu
+from jaxact._src.rectifiers import relu6 as relu6
+from jaxact._src.rectifiers import selu as selu
 
 __version__ = "0.1.0"
 
@@ -58,4 +73,15 @@ __all__ = [
     "swish",
     # Gaussian family (issue 10)
     "gelu",
+    # piecewise and ELU-family activations, glu (issue 10)
+    "celu",
+    "glu",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "hard_tanh",
+    "relu6",
+    "selu",
+    "sparse_plus",
+    "sparse_sigmoid",
 ]

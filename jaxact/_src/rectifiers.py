@@ -1,21 +1,38 @@
-"""The rectifier family: relu, leaky_relu and elu."""
+"""The rectifier family: relu, leaky_relu, elu, and relu6, selu, celu."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import (
     as_float_array,
     as_kernel_parameter,
+    as_parameter,
     as_real_array,
     weak_as_inputs,
 )
-from jaxact._src.jvp import binary_activation, cast, compute_dtype, guard_inputs, kernel
-from jaxact._src.numerics import expm1_nonpositive, nan_marker
+from jaxact._src.jvp import (
+    binary_activation,
+    cast,
+    compute_dtype,
+    guard_inputs,
+    kernel,
+    unary_activation,
+)
+from jaxact._src.logistic import _UNDERFLOW_UNSCALE, _UNDERFLOW_ZONE, _underflow_scaled
+from jaxact._src.numerics import (
+    expm1_nonpositive,
+    horner,
+    nan_marker,
+    terms_needed,
+    two_product_error,
+)
 
 
 @jax.custom_jvp
@@ -210,3 +227,266 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
         "elu", "alpha", alpha, compute_dtype(x.dtype), minimum=0.0, inclusive=True
     )
     return weak_as_inputs(_elu(x, alpha), x, alpha)
+
+
+# --------------------------------------------------------------------------
+# relu6, selu and celu
+
+
+@jax.jit
+def _relu6_and_derivative(x: jax.Array):
+    # min and max are exact, so the value equals jax.nn.relu6's bit for bit.
+    y = jnp.minimum(jnp.maximum(x, 0), 6)
+    # relu6'(0) = relu6'(6) = 0, as jax.nn.relu6; a NaN input is in no branch
+    # and gets a NaN derivative (jax.nn gives 0).
+    dy = jnp.where((x > 0) & (x < 6), 1, jnp.where(jnp.isnan(x), jnp.nan, 0))
+    return y, dy.astype(x.dtype)
+
+
+_relu6 = unary_activation(_relu6_and_derivative)
+
+
+def relu6(x: ArrayLike) -> jax.Array:
+    r"""Rectified linear unit capped at 6.
+
+    .. math::
+        \mathrm{relu6}(x) = \min(\max(x, 0), 6)
+
+    Args:
+        x: input array or number. Unlike :func:`relu`, integer and bool
+            inputs promote to the default float dtype, as ``jax.nn.relu6``.
+
+    Returns:
+        An array of the same shape and floating dtype as ``x``, in [0, 6].
+
+    Derivative: 1 for 0 < x < 6 and 0 elsewhere; ``relu6'(0) = relu6'(6) = 0``,
+    as ``jax.nn.relu6``. Second and higher derivatives are 0.
+
+    Accuracy: exact (equal to ``jax.nn.relu6`` bit for bit).
+
+    Limits: ``relu6(inf) = 6``, ``relu6(-inf) = 0``, derivative 0 at both;
+    NaN gives NaN, derivative included (jax.nn's derivative there is 0).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import jaxact
+        >>> jaxact.relu6(jnp.array([-2.0, 3.0, 8.0]))
+        Array([0., 3., 6.], dtype=float32)
+
+    See also: :func:`relu`, ``jaxact.hard_sigmoid``.
+    """
+    x = as_float_array("relu6", x)
+    return weak_as_inputs(_relu6(x), x)
+
+
+# The constants of Klambauer et al. (2017), eq. 14, to the digits jax.nn uses.
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _constant_in_two_parts(value: float, dtype) -> tuple[float, float]:
+    """(hi, lo): hi is ``value`` rounded to ``dtype``, lo the rest (in float64)."""
+    hi = float(np.asarray(value, dtype=dtype))
+    return hi, value - hi
+
+
+@jax.jit
+def _selu_and_derivative(x: jax.Array):
+    # scale * alpha as one constant in two parts: a rounded constant alone
+    # would add up to half an ULP to every negative result, and scale * elu
+    # (jax.nn) rounds twice more.
+    scale_alpha_hi, scale_alpha_lo = _constant_in_two_parts(_SELU_SCALE * _SELU_ALPHA, x.dtype)
+    # The elu kernel on x <= 0 only (double where: no overflow for large x);
+    # where, not minimum, so that 0 is in the x <= 0 branch for every
+    # derivative order (minimum would split the tie).
+    x_nonpositive = jnp.where(x > 0, 0, x)
+    expm1_x, _ = expm1_nonpositive(x_nonpositive)
+    # The value selects on x < 0 (both pieces are 0 at 0), so that -0.0
+    # gives scale * -0.0 = -0.0; scale * x rounds as jax.nn.selu's.
+    y = jnp.where(
+        x < 0, scale_alpha_hi * expm1_x + scale_alpha_lo * expm1_x, _SELU_SCALE * x
+    )
+    # scale * alpha * e^x is a normal float32 down to x = -87.9, but e^x
+    # alone is flushed to 0 below -87.3: near there, exp is taken of
+    # x + 16.5 and e^-16.5 is folded into the constant (as the generalized
+    # logistic does).
+    low = x_nonpositive < _UNDERFLOW_ZONE
+    low_hi, low_lo = _constant_in_two_parts(
+        _SELU_SCALE * _SELU_ALPHA * _UNDERFLOW_UNSCALE, x.dtype
+    )
+    exp_x = _underflow_scaled(x_nonpositive, low)
+    negative_slope = exp_x * jnp.where(low, low_hi, scale_alpha_hi) + exp_x * jnp.where(
+        low, low_lo, scale_alpha_lo
+    )
+    # selu'(0) = scale * alpha, the x <= 0 branch, as jax.nn.selu.
+    dy = jnp.where(x > 0, _SELU_SCALE, negative_slope)
+    return y, dy.astype(x.dtype)
+
+
+_selu = unary_activation(_selu_and_derivative)
+
+
+def selu(x: ArrayLike) -> jax.Array:
+    r"""Scaled exponential linear unit (Klambauer et al., 2017).
+
+    .. math::
+        \mathrm{selu}(x) = \lambda \begin{cases} x & x > 0 \\
+            \alpha (e^{x} - 1) & x \le 0 \end{cases}
+
+    with :math:`\lambda = 1.0507009873554804934193349852946` and
+    :math:`\alpha = 1.6732632423543772848170429916717`, the constants of
+    ``jax.nn.selu``.
+
+    Args:
+        x: input array or number (integers promote to the default float dtype).
+
+    Returns:
+        An array of the same shape and floating dtype as ``x``, in
+        :math:`[-\lambda\alpha, \infty]`.
+
+    Derivative: :math:`\lambda` for x > 0 and :math:`\lambda\alpha e^{x}` for
+    x <= 0, so ``selu'(0) = lambda * alpha`` as ``jax.nn.selu``. The
+    exponential is computed directly, not as ``expm1(x) + 1``, which makes
+    jax.nn's derivative exactly 0 for x < -17 in float32.
+
+    Accuracy (float32, enforced by ``tests/test_piecewise.py``): value within
+    2.5 ULP, derivative within 4 ULP wherever the result is a normal float;
+    float64 within 4 ULP of mpmath.
+
+    Limits: ``selu(inf) = inf``, ``selu(-inf) = -lambda * alpha``, derivative
+    :math:`\lambda` and 0 there; NaN gives NaN.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import jaxact
+        >>> jaxact.selu(jnp.array([-1.0, 2.0]))
+        Array([-1.1113307,  2.101402 ], dtype=float32)
+
+    See also: :func:`elu`, :func:`celu`.
+    """
+    x = as_float_array("selu", x)
+    return weak_as_inputs(_selu(x), x)
+
+
+# Below this, x / alpha makes exp underflow in every dtype jaxact computes in
+# (float32 and float64: exp(-1000) is 0), and the correction term below is
+# not needed; above it, Dekker's split of x / alpha cannot overflow.
+_CELU_NEGLIGIBLE_T = -1000.0
+# d/dalpha celu = g(t) = expm1(t) - t e^t, t = x / alpha <= 0, cancels near
+# t = 0 (g ~ -t^2 / 2). On [-1.3, 0] it is a series; below, e^t (1 - t) - 1,
+# which multiplies the error of e^t by e^t (1 - t) / |g| <= 0.63 / 0.37.
+# The switch balances the two: the series' alternating terms cancel more as
+# |t| grows (measured maximum 2.8 ULP at -1.3, 5.3 with the switch at -2).
+_CELU_SERIES_SWITCH = -1.3
+
+
+@functools.cache
+def _celu_alpha_series(dtype) -> list[float]:
+    """c_k = (k + 1) / (k + 2)! in g(t) = -t^2 (c_0 + c_1 t + ...), -1.3 <= t <= 0.
+
+    g(t) = sum_(n >= 2) (1 - n) t^n / n!; terms are summed until the first
+    omitted one is below an eighth of an ULP of the sum, which is at least
+    |g(-1.3)| / 1.3^2 = 0.22.
+    """
+    def term(k):
+        return (k + 1) / math.factorial(k + 2) * 1.3**k / 0.22
+
+    n = terms_needed(term, dtype)
+    return [(k + 1) / math.factorial(k + 2) for k in range(n)]
+
+
+@jax.jit
+def _celu_parts(x: jax.Array, alpha: jax.Array):
+    # where, not minimum: at 0 the x <= 0 branch (celu''(0) = 1 / alpha),
+    # where minimum would split the tie; -0.0 and NaN pass through.
+    x_neg = jnp.where(x > 0, 0, x)
+    t = x_neg / alpha
+    # x / alpha rounded to t would cost |t| half-ULPs in exp(t) (40 ULP near
+    # t = -87): carry its remainder, t + t_lo = x / alpha to second order.
+    # x_neg - t * alpha is exact (Sterbenz) given the exact product error.
+    usable = t > _CELU_NEGLIGIBLE_T
+    t_safe = jnp.where(usable, t, 0)
+    product = t_safe * alpha
+    remainder = (jnp.where(usable, x_neg, 0) - product) - two_product_error(t_safe, alpha, product)
+    t_lo = remainder / alpha
+    # alpha = inf (the limit celu = x) or a Dekker split that overflowed
+    # for a huge alpha: there t is exact or the remainder is negligible.
+    t_lo = jnp.where(jnp.isfinite(t_lo), t_lo, 0)
+    expm1_t, exp_t = expm1_nonpositive(t)
+    exp_t_lo = exp_t * t_lo
+    positive = x > 0
+    # For |t| < eps/4, alpha expm1(t) = x (1 + t/2 + ...) rounds to x; taking
+    # x there also covers a t that underflowed (|x| < alpha * 2^-126),
+    # alpha = inf (the limit) and -0.0.
+    negative_part = jnp.where(
+        jnp.abs(t) < jnp.finfo(t.dtype).eps / 4, x, alpha * (expm1_t + exp_t_lo)
+    )
+    y = jnp.where(positive, x, negative_part)
+    # celu'(0) = 1 from both sides; the x <= 0 branch is taken at 0, so
+    # celu''(0) = 1 / alpha, as elu.
+    dy_dx = jnp.where(positive, 1, exp_t + exp_t_lo)
+    # d/dalpha alpha expm1(x / alpha) = expm1(t) - t e^t, and its derivative
+    # in t is -t e^t, which carries t_lo.
+    series_t = jnp.maximum(t, _CELU_SERIES_SWITCH)
+    series = -(series_t * series_t) * horner(_celu_alpha_series(t.dtype), series_t)
+    # x / alpha can overflow to -inf, where 0 * inf would be NaN.
+    finite_t = jnp.maximum(t, _CELU_NEGLIGIBLE_T)
+    direct = exp_t * (1 - finite_t) - 1
+    g = jnp.where(t >= _CELU_SERIES_SWITCH, series, direct) - finite_t * exp_t_lo
+    dy_dalpha = jnp.where(positive, 0, g)
+    return y, dy_dx, dy_dalpha
+
+
+_celu = binary_activation(_celu_parts)
+
+
+def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
+    r"""Continuously differentiable exponential linear unit (Barron, 2017).
+
+    .. math::
+        \mathrm{celu}(x) = \begin{cases} x & x > 0 \\
+            \alpha \left(e^{x/\alpha} - 1\right) & x \le 0 \end{cases}
+
+    Args:
+        x: input array or number (integers promote to the default float dtype).
+        alpha: > 0; a number or an array that broadcasts against ``x``,
+            possibly traced; differentiable. Used in ``x``'s dtype (float32
+            for bfloat16 and float16 inputs). ``alpha = inf`` gives the
+            limit, ``celu(x) = x``.
+
+    Returns:
+        An array of ``x``'s floating dtype and the broadcast shape, in
+        [-alpha, inf].
+
+    Raises:
+        ValueError: if a concrete ``alpha`` is not > 0.
+
+    Derivatives: 1 for x > 0 and :math:`e^{x/\alpha}` for x <= 0, continuous
+    at 0 (``celu'(0) = 1``, as jax.nn); the second derivative at 0 is taken
+    from the x <= 0 branch, :math:`1/\alpha`, as :func:`elu` (jax.nn gives
+    half of it). With respect to alpha, :math:`e^{t} - 1 - t e^{t}` with
+    :math:`t = x/\alpha` for x <= 0 and 0 otherwise, summed as a series near
+    t = 0 where the formula cancels. ``x / alpha`` is carried with its
+    rounding error, which the exponential would otherwise multiply by |t|.
+
+    Accuracy (float32, enforced by ``tests/test_piecewise.py``): value within
+    2.5 ULP, both derivatives within 4 ULP wherever the result is a normal
+    float; float64 within 4 ULP of mpmath.
+
+    Limits: ``celu(inf) = inf``, ``celu(-inf) = -alpha``, derivatives 1 and
+    0 there; NaN gives NaN. ``celu(-0.0) = -0.0``, as :func:`elu` (jax.nn's
+    sum gives +0.0).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import jaxact
+        >>> jaxact.celu(jnp.array([-1.0, 2.0]), alpha=0.5)
+        Array([-0.43233237,  2.        ], dtype=float32)
+
+    See also: :func:`elu`, :func:`selu`.
+    """
+    x = as_float_array("celu", x)
+    alpha = as_parameter(
+        "celu", "alpha", alpha, compute_dtype(x.dtype), minimum=0.0, inclusive=False
+    )
+    return weak_as_inputs(_celu(x, alpha), x, alpha)
