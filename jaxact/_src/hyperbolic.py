@@ -116,7 +116,7 @@ def _tanh_for_bfloat16(x: jax.Array) -> jax.Array:
 _tanh = unary_activation(_tanh_and_derivative, cpu_bfloat16_value=_tanh_for_bfloat16)
 
 
-def tanh(x: ArrayLike) -> jax.Array:
+def tanh(x: ArrayLike, /) -> jax.Array:
     r"""Hyperbolic tangent.
 
     .. math::
