@@ -98,7 +98,7 @@ def test_argument_constant_and_disable_jit_give_the_same_bits(name, dtype):
     x = jnp.asarray(_inputs(dtype))
     for label, fn in _quantities(name):
         as_argument = jax.jit(fn)(x)
-        as_constant = jax.jit(lambda: fn(x))()
+        as_constant = jax.jit(lambda fn=fn: fn(x))()
         with jax.disable_jit():
             eager = fn(x)
         _assert_same_bits(as_constant, as_argument, f"{name} {label}: constant vs argument")
