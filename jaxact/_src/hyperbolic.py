@@ -18,7 +18,6 @@ from jaxact._src.numerics import (
     exp_short,
     horner,
     one_plus_small,
-    opaque,
     series_near_root,
     square_of_one_plus,
     tanh_taylor_coefficient,
@@ -72,6 +71,9 @@ def _tanh_and_derivative(x: jax.Array):
     # does not cancel, and nothing overflows.
     e = exp_short(-2 * jnp.minimum(a, _TANH_SATURATION))  # jnp.minimum keeps NaN
     y = jnp.copysign(jnp.where(is_small, tanh_small, (1 - e) / (1 + e)), x)
+    # A subnormal x is its own tanh; the CPU's arithmetic would flush it to
+    # zero, and XLA's tanh (see _tanh_for_bfloat16) returns it as it is.
+    y = jnp.where(a < jnp.finfo(x.dtype).tiny, x, y)
     # sech^2 from exp(-2|x|) directly at every x: 1 - tanh^2 would round to 0
     # for |x| > 9 in float32, and 4e / (1 + e)^2 has no cancellation anywhere
     # (its sensitivity to e's rounding, (1 - e) / (1 + e), is below 1). So the
@@ -103,14 +105,9 @@ def _tanh_for_bfloat16(x: jax.Array) -> jax.Array:
     XLA's float32 tanh is cheaper than _tanh_and_derivative's and within
     5 ULP, far inside the 2^16 float32 ULPs of a bfloat16 ULP: rounded to
     bfloat16 it gives the same bits at every bfloat16 input (a test checks
-    all 2^16) but the subnormal ones, which it returns as they are.
-    Multiplied by 2 and by 1/2 (exact for every other x), those flush to a
-    zero of their sign, as the CPU's arithmetic flushes every subnormal
-    input. (Not x * 1, which LLVM deletes; not a compare and a select:
-    with more than one operation per byte moved, XLA's cost model takes a
-    kernel as compute-bound and splits it over threads at small sizes.)
+    all 2^16), so a bfloat16 tanh costs what jnp.tanh's does.
     """
-    return jnp.tanh((x * opaque(2.0, x.dtype)) * opaque(0.5, x.dtype))
+    return jnp.tanh(x)
 
 
 _tanh = unary_activation(_tanh_and_derivative, cpu_bfloat16_value=_tanh_for_bfloat16)
