@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxact._src.jax_internals import with_weak_type
+from jaxact._src.jax_internals import convert, with_weak_type
 
 # Types a user may pass where an array is expected. Lists are rejected on
 # purpose (as jax.numpy functions do): converting them silently hides shape bugs.
@@ -68,8 +68,7 @@ def as_float_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array
     if jnp.issubdtype(dtype, jnp.complexfloating):
         raise TypeError(f"jaxact.{fn_name}: {arg_name} must be real, got dtype {dtype}")
     if not jnp.issubdtype(dtype, jnp.floating):
-        converted = jnp.asarray(x, dtype=float_dtype_of(dtype))
-        return with_weak_type(converted, is_weakly_typed(x))
+        return convert(x, float_dtype_of(dtype), is_weakly_typed(x))
     return jnp.asarray(x)
 
 
@@ -136,7 +135,7 @@ def as_parameter(
         _check_parameter_shape(fn_name, arg_name, array.shape, tuple(x_shape))
     # A weakly typed value (a Python number) stays weakly typed, so that the
     # result can be too (see weak_as_inputs).
-    converted = with_weak_type(array.astype(dtype), is_weakly_typed(value))
+    converted = convert(array, dtype, is_weakly_typed(value))
     if is_concrete(value):
         # From the value as given: a Python float such as 1e-50 is already 0
         # in jnp.asarray's float32.
