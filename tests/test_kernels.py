@@ -124,7 +124,7 @@ def test_a_float_array_and_a_plain_float_parameter_are_not_converted_again():
     assert checks.as_kernel_parameter(
         "elu", "alpha", 0.5, jnp.float32, minimum=0.0, inclusive=True) == 0.5
     # ... but never skips a check.
-    with pytest.raises(ValueError, match=r"jaxact\.elu: alpha must be >= 0.0, got -0.5"):
+    with pytest.raises(ValueError, match=r"jaxact\.elu: alpha must be >= 0.0 and finite, got -0.5"):
         jaxact.elu(x, -0.5)
     with pytest.raises(ValueError, match=r"jaxact\.generalized_logistic: alpha must be > 0"):
         jaxact.generalized_logistic(x, 0.0)

@@ -7,6 +7,7 @@ Each test here failed before the fix it covers (issue 11).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -278,3 +279,100 @@ def test_nan_marker_leaves_numbers_alone():
             for fn, param in [(jaxact.leaky_relu, 0.1), (jaxact.elu, 0.7)]:
                 got = [float(p) for p in partials(fn, x, param, order)]
                 assert not any(np.isnan(got)), (fn, x, order, got)
+
+
+# --------------------------------------------------------------------------
+# parameters checked as computed with, or their limits (item 6)
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32])
+@pytest.mark.parametrize(
+    "alpha", [1e-50, np.float64(1e-50), np.asarray([1.0, 1e-50]), 1e-40, jnp.float32(1e-40)]
+)
+def test_generalized_logistic_alpha_that_underflows_is_an_error(dtype, alpha):
+    # float32 is the dtype of the arithmetic for all three (half precision is
+    # computed in float32): 1e-50 is 0 there, and 1e-40 subnormal, which XLA
+    # flushes to 0.
+    message = r"generalized_logistic: alpha must be > 0\.0, got \S+, which is 0\.0 in float32"
+    with pytest.raises(ValueError, match=message):
+        jaxact.generalized_logistic(jnp.ones(2, dtype), alpha)
+
+
+def test_parameters_representable_in_float64_are_accepted_there():
+    with jax.enable_x64(True):
+        x = jnp.asarray([-1.0, 2.0], jnp.float64)
+        np.testing.assert_allclose(
+            np.asarray(jaxact.generalized_logistic(x, 1e-50)), [1.0, 1.0], rtol=1e-15
+        )
+        np.testing.assert_allclose(
+            np.asarray(jaxact.elu(x, 1e300)), [1e300 * math.expm1(-1.0), 2.0], rtol=1e-15
+        )
+
+
+@pytest.mark.parametrize("alpha", [1e300, np.float64(1e39), jnp.inf, np.asarray([1.0, 1e300])])
+def test_elu_alpha_that_is_infinite_where_used_is_an_error(alpha):
+    with pytest.raises(ValueError, match=r"elu: alpha must be >= 0\.0 and finite, got .*inf"):
+        jaxact.elu(jnp.ones(2, jnp.float32), alpha)
+
+
+@pytest.mark.parametrize("alpha", [jnp.inf, 1e300])
+def test_generalized_logistic_infinite_alpha_gives_the_limit(alpha):
+    # sigma(x)^alpha -> 0 as alpha -> inf for every x < inf (sigma(x) < 1);
+    # at x = inf it is 1. Every derivative tends to 0.
+    x = jnp.asarray([-jnp.inf, -100.0, -1.0, 0.0, 1.0, 100.0, jnp.inf, jnp.nan])
+    expected = [0, 0, 0, 0, 0, 0, 1, np.nan]
+    np.testing.assert_array_equal(np.asarray(jaxact.generalized_logistic(x, alpha)), expected)
+    for x_i, expected_i in zip(x[:-1], expected[:-1], strict=True):
+        for order in (1, 2):
+            got = [float(p) for p in partials(jaxact.generalized_logistic, x_i, alpha, order)]
+            assert got == [0.0] * len(got), (float(x_i), order)
+        assert float(jaxact.generalized_logistic(x_i, alpha)) == expected_i
+    # A traced infinite alpha too.
+    np.testing.assert_array_equal(
+        np.asarray(jax.jit(jaxact.generalized_logistic)(x, jnp.float32(jnp.inf))), expected
+    )
+
+
+def test_leaky_relu_infinite_slope_gives_the_limits():
+    x = jnp.asarray([-1.0, -0.0, 0.0, 1.0, jnp.nan])
+    for slope, expected in [(jnp.inf, [-jnp.inf, -0.0, 0.0, 1.0, np.nan]),
+                            (-jnp.inf, [jnp.inf, -0.0, 0.0, 1.0, np.nan])]:
+        got = np.asarray(jaxact.leaky_relu(x, slope))
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(np.signbit(got[1:3]), [True, False])
+        np.testing.assert_array_equal(np.asarray(jax.jit(jaxact.leaky_relu)(x, slope)), expected)
+        # At x = 0 the x >= 0 branch: slope 1, d/dslope 0, never NaN.
+        assert [float(p) for p in partials(jaxact.leaky_relu, 0.0, slope, 1)] == [1.0, 0.0]
+
+
+# --------------------------------------------------------------------------
+# parameter shapes (item 7)
+
+PARAMETER_NAMES = {
+    "leaky_relu": "negative_slope",
+    "elu": "alpha",
+    "generalized_logistic": "alpha",
+}
+
+
+@pytest.mark.parametrize("name", list(PARAMETER_NAMES))
+def test_parameter_of_the_wrong_shape_names_the_function_and_argument(name):
+    fn, arg = getattr(jaxact, name), PARAMETER_NAMES[name]
+    x = jnp.ones((4, 2))
+    message = (
+        rf"jaxact\.{name}: {arg} of shape \(3,\) does not broadcast against x of shape \(4, 2\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        fn(x, jnp.full(3, 0.5))
+    with pytest.raises(ValueError, match=message):
+        fn(x, **{arg: np.full(3, 0.5)})
+    with pytest.raises(ValueError, match=message):  # traced: the shape is still known
+        jax.jit(fn)(x, jnp.full(3, 0.5))
+    # An empty parameter would empty the result silently.
+    with pytest.raises(ValueError, match=rf"jaxact\.{name}: {arg} is empty \(shape \(0,\)\)"):
+        fn(jnp.ones((4, 1)), jnp.ones(0))
+    # What broadcasts is accepted: per column, per row, and an empty x.
+    assert fn(x, jnp.full(2, 0.5)).shape == (4, 2)
+    assert fn(x, jnp.full((4, 1), 0.5)).shape == (4, 2)
+    assert fn(jnp.ones((0, 2)), jnp.full(2, 0.5)).shape == (0, 2)
+    assert fn(jnp.ones(0), jnp.ones(0)).shape == (0,)

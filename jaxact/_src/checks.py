@@ -7,6 +7,7 @@ inside a trace.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import jax
@@ -14,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxact._src.jax_internals import with_weak_type
+from jaxact._src.jax_internals import convert, with_weak_type
 
 # Types a user may pass where an array is expected. Lists are rejected on
 # purpose (as jax.numpy functions do): converting them silently hides shape bugs.
@@ -83,8 +84,7 @@ def as_float_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array
     if jnp.issubdtype(dtype, jnp.complexfloating):
         raise TypeError(f"jaxact.{fn_name}: {arg_name} must be real, got dtype {dtype}")
     if not jnp.issubdtype(dtype, jnp.floating):
-        converted = jnp.asarray(x, dtype=float_dtype_of(dtype))
-        return with_weak_type(converted, is_weakly_typed(x))
+        return convert(x, float_dtype_of(dtype), is_weakly_typed(x))
     return jnp.asarray(x)
 
 
@@ -122,30 +122,80 @@ def as_parameter(
     *,
     minimum: float,
     inclusive: bool,
+    finite: bool = False,
+    x_shape: tuple[int, ...] | None = None,
 ) -> jax.Array:
-    """Converts a scalar or array parameter such as ``alpha`` to ``dtype``.
+    """Converts a scalar or array parameter such as ``alpha`` to ``dtype``, checked.
 
-    Concrete values are checked against ``minimum``; traced values cannot be
-    checked without a host round trip, so they are passed through as they are.
+    Every check names the function and the argument:
+
+    * with ``x_shape``, the parameter must broadcast against x, and must not
+      be empty unless x is (an empty parameter would silently empty the
+      result);
+    * a concrete value is checked after the cast to ``dtype``, since that is
+      what the function computes with: it must be >= ``minimum`` (or >, if
+      not ``inclusive``), and finite if ``finite``. So 1e-50 as a float32
+      alpha that must be > 0 is an error (it is 0 there, and so is 1e-40,
+      subnormal, which XLA flushes to 0), and so is 1e300 where alpha must
+      be finite (it is inf). NaN passes: NaN in gives NaN out.
+
+    Traced values cannot be checked without a host round trip, so only their
+    shapes are.
     """
     _check_arraylike(fn_name, arg_name, value)
     value_dtype = jnp.result_type(value)
     if jnp.issubdtype(value_dtype, jnp.complexfloating):
         raise TypeError(f"jaxact.{fn_name}: {arg_name} must be real, got dtype {value_dtype}")
-    if is_concrete(value):
-        concrete = np.asarray(value, dtype=np.float64)
-        bad = ~(concrete >= minimum) if inclusive else ~(concrete > minimum)
-        # NaN parameters are let through: NaN in gives NaN out.
-        bad &= ~np.isnan(concrete)
-        if np.any(bad):
-            relation = ">=" if inclusive else ">"
-            shown = concrete[bad].ravel()[0]
-            raise ValueError(
-                f"jaxact.{fn_name}: {arg_name} must be {relation} {minimum}, got {shown}"
-            )
+    # Overflow and underflow in the cast are checked below, with a clearer message.
+    with np.errstate(over="ignore", under="ignore"):
+        array = jnp.asarray(value)
+    if x_shape is not None:
+        _check_parameter_shape(fn_name, arg_name, array.shape, tuple(x_shape))
     # A weakly typed value (a Python number) stays weakly typed, so that the
     # result can be too (see weak_as_inputs).
-    return with_weak_type(jnp.asarray(value).astype(dtype), is_weakly_typed(value))
+    converted = convert(array, dtype, is_weakly_typed(value))
+    if is_concrete(value):
+        # From the value as given: a Python float such as 1e-50 is already 0
+        # in jnp.asarray's float32.
+        original = np.asarray(value, dtype=np.float64)
+        # Cast on the host: inside a trace even a constant's cast is a tracer.
+        with np.errstate(over="ignore", under="ignore"):
+            used = original.astype(jnp.dtype(dtype)).astype(np.float64)
+        # XLA flushes subnormals to 0 in arithmetic (CPU and GPU), so they are
+        # 0 as far as the function is concerned.
+        used = np.where(np.abs(used) < float(jnp.finfo(dtype).tiny), np.copysign(0.0, used), used)
+        bad = ~(used >= minimum) if inclusive else ~(used > minimum)
+        if finite:
+            bad |= np.isinf(used)
+        bad &= ~np.isnan(used)
+        if np.any(bad):
+            first = np.flatnonzero(bad)[0]
+            shown, shown_used = original.ravel()[first], used.ravel()[first]
+            requirement = f"{'>=' if inclusive else '>'} {minimum}"
+            if finite:
+                requirement += " and finite"
+            message = f"jaxact.{fn_name}: {arg_name} must be {requirement}, got {shown}"
+            if shown_used != shown:
+                message += f", which is {shown_used} in {jnp.dtype(dtype)}, the dtype it is used in"
+            raise ValueError(message)
+    return converted
+
+
+def _check_parameter_shape(
+    fn_name: str, arg_name: str, shape: tuple[int, ...], x_shape: tuple[int, ...]
+) -> None:
+    try:
+        np.broadcast_shapes(shape, x_shape)
+    except ValueError:
+        raise ValueError(
+            f"jaxact.{fn_name}: {arg_name} of shape {shape} does not broadcast "
+            f"against x of shape {x_shape}"
+        ) from None
+    if math.prod(shape) == 0 and math.prod(x_shape) != 0:
+        raise ValueError(
+            f"jaxact.{fn_name}: {arg_name} is empty (shape {shape}), but x (shape "
+            f"{x_shape}) is not"
+        )
 
 
 # Python floats that as_kernel_parameter passes on as they are: every float32
@@ -161,16 +211,23 @@ def as_kernel_parameter(
     *,
     minimum: float,
     inclusive: bool,
+    finite: bool = False,
+    x_shape=None,
 ) -> jax.Array | float:
     """as_parameter, for a parameter that a jaxact kernel casts to ``dtype`` itself.
 
     The common call, a Python float of ordinary size such as 0.01, is
     checked and returned as it is: converting it to an array here would cost
-    more than a small activation does (tens of microseconds).
+    more than a small activation does (tens of microseconds). Such a float is
+    finite, normal in float32 and float64, and broadcasts against any x, so
+    it passes every check of as_parameter.
     """
     if type(value) is float and (
         value == 0.0 or _ORDINARY_MAGNITUDES[0] <= abs(value) <= _ORDINARY_MAGNITUDES[1]
     ):
         if value >= minimum if inclusive else value > minimum:
             return value
-    return as_parameter(fn_name, arg_name, value, dtype, minimum=minimum, inclusive=inclusive)
+    return as_parameter(
+        fn_name, arg_name, value, dtype,
+        minimum=minimum, inclusive=inclusive, finite=finite, x_shape=x_shape,
+    )

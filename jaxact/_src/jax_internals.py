@@ -20,8 +20,9 @@ from __future__ import annotations
 import inspect
 
 import jax
+import jax.numpy
 
-__all__ = ["SUPPORTED_JAX", "eager_constant_folding", "with_weak_type"]
+__all__ = ["SUPPORTED_JAX", "convert", "eager_constant_folding", "with_weak_type"]
 
 # The range pinned in pyproject.toml (tests/test_semantics.py checks that the
 # two agree): the versions whose private names above were checked.
@@ -51,8 +52,18 @@ if "weak_type" not in inspect.signature(_convert_element_type).parameters:
     )
 
 
+def convert(value, dtype, weak_type: bool) -> jax.Array:
+    """``value`` as an array of ``dtype``, weakly typed or not as ``weak_type`` says.
+
+    One operation at most (none if ``value`` is such an array already): an
+    eager operation costs a dispatch, tens of microseconds.
+    """
+    aval = jax.typeof(value)
+    if isinstance(value, jax.Array) and aval.dtype == dtype and aval.weak_type == weak_type:
+        return value
+    return _convert_element_type(value, jax.numpy.dtype(dtype), weak_type=weak_type)
+
+
 def with_weak_type(value: jax.Array, weak_type: bool) -> jax.Array:
     """``value`` with its dtype, weakly typed or not as ``weak_type`` says."""
-    if jax.typeof(value).weak_type == weak_type:
-        return value
-    return _convert_element_type(value, value.dtype, weak_type=weak_type)
+    return convert(value, value.dtype, weak_type)

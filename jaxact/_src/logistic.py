@@ -208,18 +208,26 @@ def _generalized_logistic_parts(x: jax.Array, alpha: jax.Array):
     way rather than as a product of rounded factors.
     """
     # At x = -inf all three outputs are 0, but differentiating them there (a
-    # second derivative) multiplies dE/dalpha = -inf by exp(E) = 0: NaN. So
-    # -inf is replaced by a finite x, and the limits are selected at the end;
-    # the derivatives of a selected constant are 0, the limits of the second
-    # derivatives.
-    at_minus_inf = x == -jnp.inf
-    x = jnp.where(at_minus_inf, 0, x)
-    y, dy_dx, dy_dalpha = _generalized_logistic_finite_parts(x, alpha)
-    return tuple(jnp.where(at_minus_inf, 0, part) for part in (y, dy_dx, dy_dalpha))
+    # second derivative) multiplies dE/dalpha = -inf by exp(E) = 0: NaN. And
+    # at alpha = inf, f is 0 for x < inf (sigma(x) < 1), 1 at x = inf, and
+    # every derivative 0; computed, inf * 0 makes them NaN. So both are
+    # replaced by finite values and the limits selected at the end; the
+    # derivatives of a selected constant are 0, the limits of the second
+    # derivatives too. (A NaN x stays NaN.)
+    saturated = (x == -jnp.inf) | ((alpha == jnp.inf) & ~jnp.isnan(x))
+    x_finite = jnp.where(x == -jnp.inf, 0, x)
+    alpha_finite = jnp.where(alpha == jnp.inf, 1, alpha)
+    y, dy_dx, dy_dalpha = _generalized_logistic_finite_parts(x_finite, alpha_finite)
+    limit = jnp.where(x == jnp.inf, 1, 0).astype(y.dtype)
+    return (
+        jnp.where(saturated, limit, y),
+        jnp.where(saturated, 0, dy_dx),
+        jnp.where(saturated, 0, dy_dalpha),
+    )
 
 
 def _generalized_logistic_finite_parts(x: jax.Array, alpha: jax.Array):
-    """_generalized_logistic_parts for x > -inf."""
+    """_generalized_logistic_parts for x > -inf and alpha < inf."""
     a = jnp.abs(x)
     log1p_hi, log1p_lo = log1p_exp_neg(a)
     x_neg = jnp.minimum(x, 0)
@@ -283,7 +291,9 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
         An array of ``x``'s floating dtype, of the broadcast shape, in [0, 1].
 
     Raises:
-        ValueError: if a concrete ``alpha`` is not > 0.
+        ValueError: if a concrete ``alpha`` is not > 0 in the dtype it is
+            used in (1e-50 is 0 in float32); if ``alpha`` does not broadcast
+            against ``x``, or is empty where ``x`` is not.
 
     Derivatives: :math:`\partial f/\partial x = \alpha f(x)\,\sigma(-x)` and
     :math:`\partial f/\partial \alpha = f(x) \log\sigma(x)`. Computed as
@@ -295,8 +305,10 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     within 2.2 ULP, derivatives within 2.2 (x) and 3.3 (alpha); at alpha = 2,
     2.4, 3.1 and 3.6. Errors grow slowly with alpha (about 5 ULP at alpha = 7).
 
-    Limits: ``f(inf) = 1``, ``f(-inf) = 0``, both derivatives 0 there; NaN
-    gives NaN.
+    Limits: ``f(inf) = 1``, ``f(-inf) = 0``, every first and second
+    derivative 0 there. An infinite alpha (or one that overflows to inf in
+    the dtype it is used in) gives the limit alpha -> inf: 0 for x < inf, 1
+    at x = inf, every derivative 0. NaN gives NaN.
 
     Example:
         >>> import jax.numpy as jnp
@@ -311,7 +323,7 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
         return weak_as_inputs(_sigmoid(x), x)
     alpha = as_kernel_parameter(
         "generalized_logistic", "alpha", alpha, compute_dtype(x.dtype),
-        minimum=0.0, inclusive=False,
+        minimum=0.0, inclusive=False, x_shape=x.shape,
     )
     return weak_as_inputs(_generalized_logistic(x, alpha), x, alpha)
 

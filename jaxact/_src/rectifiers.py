@@ -94,6 +94,10 @@ def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
     # product the lowest finite value instead (NaN stays NaN through maximum).
     lowest = jnp.finfo(x.dtype).min
     negative_part = negative_slope * jnp.where(negative_slope == 0, jnp.maximum(x, lowest), x)
+    # Likewise an infinite slope times x = 0 is NaN, where the value is 0 for
+    # every slope: x * 0 keeps x's sign, and flushes a subnormal x as the
+    # product would.
+    negative_part = jnp.where(x == 0, x * 0, negative_part)
     # The value selects on x > 0 (the two branches agree at 0): the CPU treats a
     # subnormal x as 0, and x >= 0 would pass a negative subnormal through
     # unflushed, above the flushed values of its normal neighbours.
@@ -126,6 +130,10 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
     Returns:
         An array of ``x``'s floating dtype and the broadcast shape.
 
+    Raises:
+        ValueError: if ``negative_slope`` does not broadcast against ``x``, or
+            is empty where ``x`` is not.
+
     Derivatives: 1 for x >= 0 and ``negative_slope`` for x < 0, so
     ``leaky_relu'(0) = 1`` as ``jax.nn.leaky_relu``; with respect to the
     slope, x for x < 0 and 0 otherwise.
@@ -135,8 +143,10 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
     Higher derivatives are those of the branch taken: 0 at x = 0.
 
     Limits: ``leaky_relu(inf) = inf``, ``leaky_relu(-inf) = -inf`` (for a
-    positive slope); NaN gives NaN, and NaN derivatives of every order with
-    respect to both arguments. ``leaky_relu(-0.0)`` is -0.0, as ``jax.nn``'s.
+    positive slope); an infinite slope gives the limits (``leaky_relu(-1.0,
+    inf) = -inf``, and x itself at x = ±0, where every slope gives 0); NaN
+    gives NaN, and NaN derivatives of every order with respect to both
+    arguments. ``leaky_relu(-0.0)`` is -0.0, as ``jax.nn``'s.
 
     Example:
         >>> import jax.numpy as jnp
@@ -149,7 +159,7 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
     x = as_float_array("leaky_relu", x)
     negative_slope = as_kernel_parameter(
         "leaky_relu", "negative_slope", negative_slope, compute_dtype(x.dtype),
-        minimum=-math.inf, inclusive=True,
+        minimum=-math.inf, inclusive=True, x_shape=x.shape,
     )
     return weak_as_inputs(_leaky_relu(x, negative_slope), x, negative_slope)
 
@@ -197,7 +207,9 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
         An array of ``x``'s floating dtype and the broadcast shape, in [-alpha, inf].
 
     Raises:
-        ValueError: if a concrete ``alpha`` is negative.
+        ValueError: if a concrete ``alpha`` is negative, or infinite in the
+            dtype it is used in (1e300 in float32); if ``alpha`` does not
+            broadcast against ``x``, or is empty where ``x`` is not.
 
     Derivatives: 1 for x > 0 and :math:`\alpha e^{x}` for x <= 0 (at 0 the
     source's x <= 0 branch gives ``elu'(0) = alpha``); with respect to alpha,
@@ -224,7 +236,8 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     """
     x = as_float_array("elu", x)
     alpha = as_kernel_parameter(
-        "elu", "alpha", alpha, compute_dtype(x.dtype), minimum=0.0, inclusive=True
+        "elu", "alpha", alpha, compute_dtype(x.dtype),
+        minimum=0.0, inclusive=True, finite=True, x_shape=x.shape,
     )
     return weak_as_inputs(_elu(x, alpha), x, alpha)
 
