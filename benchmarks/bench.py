@@ -57,13 +57,17 @@ def _config(quick: bool) -> dict:
             "compile_reps": 5}
 
 
-def run(quick: bool = False) -> dict:
-    """Runs every benchmark and returns the results (what bench.json holds)."""
+def run(quick: bool = False, names: Sequence[str] | None = None) -> dict:
+    """Runs every benchmark and returns the results (what bench.json holds).
+
+    ``names`` restricts the elementwise suites to those functions of
+    :data:`benchmarks.elementwise.ELEMENTWISE` (default: all of them).
+    """
     start = time.perf_counter()
-    config = _config(quick)
+    config = {**_config(quick), "functions": list(ELEMENTWISE if names is None else names)}
+    names = config["functions"]
     machine = machine_info()
     progress(machine_line(machine))
-    names = list(ELEMENTWISE)
     results: dict = {"machine": machine, "config": config}
     results["elementwise"] = [
         row for dtype in config["dtypes"]
@@ -75,7 +79,7 @@ def run(quick: bool = False) -> dict:
     )
     results["mlp"] = time_mlp(names, **config["mlp"], reps=config["mlp_reps"],
                               compile_reps=config["compile_reps"])
-    results["scaling"] = time_scaling(("sigmoid", "relu"), config["scaling_sizes"],
+    results["scaling"] = time_scaling(names, config["scaling_sizes"],
                                       config["scaling_reps"])
     results["profile"] = profile_elementwise(names)
     results["targets"] = check_targets(results)
@@ -88,10 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="small sizes and 2 reps: a smoke test of the harness")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    parser.add_argument("--functions", nargs="+", choices=list(ELEMENTWISE), metavar="NAME",
+                        help="measure only these elementwise functions (default: all)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    results = run(quick=args.quick)
+    results = run(quick=args.quick, names=args.functions)
     markdown = render_markdown(results)
     plot_scaling(results["scaling"], machine_line(results["machine"]),
                  args.out / "bench_scaling.png")

@@ -155,7 +155,12 @@ def profile_elementwise(names: Sequence[str], n: int = 1 << 12) -> list[dict]:
 
 
 def time_scaling(names: Sequence[str], sizes: Sequence[int], reps: int) -> list[dict]:
-    """Forward time per element of jaxact and its reference at each size (float32)."""
+    """Forward time per element of jaxact and its reference at each size (float32).
+
+    All contenders of one size run interleaved in one timing loop, so each
+    jaxact row's ``ratio_reference`` is the paired median against its
+    reference measured in the same reps.
+    """
     rows = []
     for n in sizes:
         x, _ = inputs(n, jnp.float32)
@@ -173,8 +178,11 @@ def time_scaling(names: Sequence[str], sizes: Sequence[int], reps: int) -> list[
         faults = (_minor_page_faults() - faults_before) / calls
         for key, samples in times.items():
             name, label = key.split("|")
+            reference = times[f"{name}|{ELEMENTWISE[name].reference_label}"]
             stats = summary(samples)
             rows.append({"name": name, "contender": label, "n": n, "number": number, **stats,
+                         "reference": ELEMENTWISE[name].reference_label,
+                         "ratio_reference": paired_ratio(samples, reference),
                          "ns_per_element": stats["median_s"] / n * 1e9,
                          "page_faults_per_call": faults})
         progress(f"scaling n=2^{n.bit_length() - 1}")
