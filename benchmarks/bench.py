@@ -30,10 +30,11 @@ from benchmarks.elementwise import (
     ELEMENTWISE,
     profile_elementwise,
     progress,
+    time_eager,
     time_elementwise,
     time_scaling,
 )
-from benchmarks.models import time_mlp
+from benchmarks.models import time_mlp, time_pinn
 from benchmarks.parametric import time_maxout, time_prelu
 from benchmarks.report import plot_scaling, render_markdown
 from benchmarks.targets import check_targets
@@ -43,18 +44,26 @@ from experiments.common import write_text
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
+# The PINN step's activations: tanh is what PINNs use.
+PINN_FUNCTIONS = ("tanh",)
+
+
 def _config(quick: bool) -> dict:
     if quick:
         return {"quick": True, "n": 1 << 12, "reps": 2, "dtypes": ["float32", "bfloat16"],
-                "scaling_sizes": [1 << 10, 1 << 12, 1 << 14], "scaling_reps": 2,
+                "eager": {"n": 128, "reps": 2, "number": 2},
+                "scaling_sizes": [1 << 10, 1 << 12], "scaling_reps": 2,
                 "prelu_channels": 16, "maxout": (64, 32, 32, 4),
+                "mlp_small": {"depth": 3, "width": 32, "batch": 8}, "mlp_small_reps": 2,
                 "mlp": {"depth": 3, "width": 64, "batch": 16}, "mlp_reps": 2,
-                "compile_reps": 1}
+                "compile_reps": 1, "pinn_points": 16, "pinn_reps": 2}
     return {"quick": False, "n": 1 << 24, "reps": 10, "dtypes": ["float32", "bfloat16"],
+            "eager": {"n": 128, "reps": 10, "number": 20},
             "scaling_sizes": [1 << k for k in range(10, 27, 2)], "scaling_reps": 10,
             "prelu_channels": 64, "maxout": (2048, 512, 512, 4),
+            "mlp_small": {"depth": 4, "width": 256, "batch": 64}, "mlp_small_reps": 20,
             "mlp": {"depth": 20, "width": 1024, "batch": 512}, "mlp_reps": 10,
-            "compile_reps": 5}
+            "compile_reps": 5, "pinn_points": 1024, "pinn_reps": 10}
 
 
 def run(quick: bool = False, names: Sequence[str] | None = None) -> dict:
@@ -73,14 +82,18 @@ def run(quick: bool = False, names: Sequence[str] | None = None) -> dict:
         row for dtype in config["dtypes"]
         for row in time_elementwise(names, config["n"], config["reps"], dtype)
     ]
+    results["eager"] = time_eager(names, **config["eager"])
     results["parametric"] = (
         time_prelu(config["n"], config["prelu_channels"], config["reps"])
         + time_maxout(*config["maxout"], config["reps"])
     )
+    results["mlp_small"] = time_mlp(names, **config["mlp_small"], reps=config["mlp_small_reps"],
+                                    compile_reps=1, model="mlp_small")
     results["mlp"] = time_mlp(names, **config["mlp"], reps=config["mlp_reps"],
                               compile_reps=config["compile_reps"])
-    results["scaling"] = time_scaling(names, config["scaling_sizes"],
-                                      config["scaling_reps"])
+    results["pinn"] = time_pinn([name for name in names if name in PINN_FUNCTIONS],
+                                config["pinn_points"], config["pinn_reps"])
+    results["scaling"] = time_scaling(names, config["scaling_sizes"], config["scaling_reps"])
     results["profile"] = profile_elementwise(names)
     results["targets"] = check_targets(results)
     results["wall_s"] = time.perf_counter() - start
