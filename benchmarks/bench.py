@@ -66,35 +66,46 @@ def _config(quick: bool) -> dict:
             "compile_reps": 5, "pinn_points": 1024, "pinn_reps": 10}
 
 
-def run(quick: bool = False, names: Sequence[str] | None = None) -> dict:
-    """Runs every benchmark and returns the results (what bench.json holds).
+SUITES = ("elementwise", "eager", "parametric", "mlp_small", "mlp", "pinn", "scaling",
+          "profile")
+
+
+def run(quick: bool = False, names: Sequence[str] | None = None,
+        suites: Sequence[str] = SUITES) -> dict:
+    """Runs the benchmarks and returns the results (what bench.json holds).
 
     ``names`` restricts the elementwise suites to those functions of
-    :data:`benchmarks.elementwise.ELEMENTWISE` (default: all of them).
+    :data:`benchmarks.elementwise.ELEMENTWISE` (default: all of them);
+    ``suites`` to those of :data:`SUITES` (the others give no rows).
     """
     start = time.perf_counter()
-    config = {**_config(quick), "functions": list(ELEMENTWISE if names is None else names)}
+    config = {**_config(quick), "functions": list(ELEMENTWISE if names is None else names),
+              "suites": list(suites)}
     names = config["functions"]
     machine = machine_info()
     progress(machine_line(machine))
+    measure = {
+        "elementwise": lambda: [
+            row for dtype in config["dtypes"]
+            for row in time_elementwise(names, config["n"], config["reps"], dtype)
+        ],
+        "eager": lambda: time_eager(names, **config["eager"]),
+        "parametric": lambda: (
+            time_prelu(config["n"], config["prelu_channels"], config["reps"])
+            + time_maxout(*config["maxout"], config["reps"])
+        ),
+        "mlp_small": lambda: time_mlp(names, **config["mlp_small"],
+                                      reps=config["mlp_small_reps"], model="mlp_small"),
+        "mlp": lambda: time_mlp(names, **config["mlp"], reps=config["mlp_reps"],
+                                compile_reps=config["compile_reps"]),
+        "pinn": lambda: time_pinn([name for name in names if name in PINN_FUNCTIONS],
+                                  config["pinn_points"], config["pinn_reps"]),
+        "scaling": lambda: time_scaling(names, config["scaling_sizes"], config["scaling_reps"]),
+        "profile": lambda: profile_elementwise(names),
+    }
     results: dict = {"machine": machine, "config": config}
-    results["elementwise"] = [
-        row for dtype in config["dtypes"]
-        for row in time_elementwise(names, config["n"], config["reps"], dtype)
-    ]
-    results["eager"] = time_eager(names, **config["eager"])
-    results["parametric"] = (
-        time_prelu(config["n"], config["prelu_channels"], config["reps"])
-        + time_maxout(*config["maxout"], config["reps"])
-    )
-    results["mlp_small"] = time_mlp(names, **config["mlp_small"], reps=config["mlp_small_reps"],
-                                    compile_reps=1, model="mlp_small")
-    results["mlp"] = time_mlp(names, **config["mlp"], reps=config["mlp_reps"],
-                              compile_reps=config["compile_reps"])
-    results["pinn"] = time_pinn([name for name in names if name in PINN_FUNCTIONS],
-                                config["pinn_points"], config["pinn_reps"])
-    results["scaling"] = time_scaling(names, config["scaling_sizes"], config["scaling_reps"])
-    results["profile"] = profile_elementwise(names)
+    for suite in SUITES:
+        results[suite] = measure[suite]() if suite in suites else []
     results["targets"] = check_targets(results)
     results["wall_s"] = time.perf_counter() - start
     return results
@@ -107,13 +118,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     parser.add_argument("--functions", nargs="+", choices=list(ELEMENTWISE), metavar="NAME",
                         help="measure only these elementwise functions (default: all)")
+    parser.add_argument("--suites", nargs="+", choices=SUITES, default=list(SUITES),
+                        metavar="SUITE", help=f"run only these suites (default: all of "
+                        f"{', '.join(SUITES)})")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    results = run(quick=args.quick, names=args.functions)
+    results = run(quick=args.quick, names=args.functions, suites=args.suites)
     markdown = render_markdown(results)
-    plot_scaling(results["scaling"], machine_line(results["machine"]),
-                 args.out / "bench_scaling.png")
+    if results["scaling"]:
+        plot_scaling(results["scaling"], machine_line(results["machine"]),
+                     args.out / "bench_scaling.png")
     write_text(args.out / "bench.json", json.dumps(results, indent=1) + "\n")
     write_text(args.out / "bench.md", markdown)
     print(markdown)

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 
 import jaxact
 from benchmarks.elementwise import FLOOR_LABEL, FLOOR_SCALE, forward_and_vjp, inputs, progress
-from benchmarks.hlo import hlo_op_counts
-from benchmarks.timing import paired_ratio, summary, timeit_interleaved
+from benchmarks.hlo import count_opcodes
+from benchmarks.timing import Eager, paired_ratio, summary, timeit_interleaved
 
 # What a user gets without jaxact: the autodiff PReLU of flax and equinox.
 WHERE_LABEL = "autodiff jnp.where"
@@ -78,6 +78,17 @@ def _forward_and_vjp_with_parameter(apply, parameter):
     return run
 
 
+def _time_compiled(specs: dict, reps: int) -> tuple[dict, dict]:
+    """Compiles each ``label -> (fn, args)`` once, times the executables interleaved
+    and counts their HLO opcodes: (label -> seconds per rep, label -> counts)."""
+    compiled = {label: (jax.jit(fn).lower(*args).compile(), args)
+                for label, (fn, args) in specs.items()}
+    # timeit_interleaved shares one argument tuple; each executable has its own.
+    times = timeit_interleaved(
+        {label: Eager(lambda c=c, a=a: c(*a)) for label, (c, a) in compiled.items()}, reps)
+    return times, {label: count_opcodes(c.as_text()) for label, (c, _) in compiled.items()}
+
+
 def time_prelu(n: int, num_channels: int, reps: int) -> list[dict]:
     """jaxact.prelu against the autodiff PReLU users otherwise get, on ``n`` float32 values.
 
@@ -108,14 +119,14 @@ def time_prelu(n: int, num_channels: int, reps: int) -> list[dict]:
             specs[FLOOR_LABEL] = ((lambda x, p, c: x * FLOOR_SCALE) if mode == "forward" else
                                   (lambda x, p, c: (x * FLOOR_SCALE, c * FLOOR_SCALE)),
                                   (x, None, cotangent))
-            times = timeit_interleaved(specs, reps)
+            times, hlo = _time_compiled(specs, reps)
             common = {"group": group, "mode": mode, "n": n, "channels": num_channels,
                       "reference": WHERE_LABEL}
             for label, samples in times.items():
                 rows.append({**common, "contender": label, **summary(samples), "status": "ok",
                              "ratio_reference": paired_ratio(samples, times[WHERE_LABEL]),
                              "ratio_leaky_relu": paired_ratio(samples, times[LEAKY_LABEL]),
-                             "hlo": hlo_op_counts(specs[label][0], *specs[label][1])})
+                             "hlo": hlo[label]})
             for label, reason in absent.items():
                 rows.append({**common, "contender": label, "median_s": None, "min_s": None,
                              "max_s": None, "status": f"absent ({reason})",
@@ -184,13 +195,13 @@ def time_maxout(batch: int, in_features: int, out_features: int, num_pieces: int
     for mode, wrap in (("forward", forward), ("forward+backward", forward_backward)):
         specs = {label: (wrap(apply), (params, x, ct))
                  for label, (apply, params, ct) in contenders.items()}
-        times = timeit_interleaved(specs, reps)
+        times, hlo = _time_compiled(specs, reps)
         for label, samples in times.items():
             rows.append({"group": "maxout", "mode": mode, "contender": label,
                          "shape": f"batch {batch}, {in_features}->{out_features}, "
                                   f"{num_pieces} pieces",
                          **summary(samples), "status": "ok", "reference": "Dense floor",
                          "ratio_reference": paired_ratio(samples, times["Dense floor"]),
-                         "hlo": hlo_op_counts(specs[label][0], *specs[label][1])})
+                         "hlo": hlo[label]})
     progress("maxout")
     return rows

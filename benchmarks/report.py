@@ -228,22 +228,23 @@ def render_markdown(results: dict) -> str:
              for r in results["eager"]],
         )
 
-    out += ["", "## PReLU and Maxout, float32", "",
-            "prelu: one slope per channel, channels last; prelu shared: one slope. "
-            "forward+vjp differentiates in x and the slope (leaky_relu: in x only, its slope "
-            "a constant).", ""]
-    out += _table(
-        ["what", "mode", "contender", "median ms", "min–max ms", "× reference",
-         "× jax.nn.leaky_relu"],
-        [[r["group"] + (f" ({r['shape']})" if "shape" in r else
-                        f" (n = {r['n']}, {r['channels']} channels)"),
-          r["mode"], r["contender"],
-          _ms(r["median_s"]) if r["status"] == "ok" else r["status"],
-          "—" if r["median_s"] is None else f"{_ms(r['min_s'])}–{_ms(r['max_s'])}",
-          f"{_ratio(r['ratio_reference'])} ({r['reference']})",
-          _ratio(r.get("ratio_leaky_relu"))]
-         for r in results["parametric"]],
-    )
+    if results["parametric"]:
+        out += ["", "## PReLU and Maxout, float32", "",
+                "prelu: one slope per channel, channels last; prelu shared: one slope. "
+                "forward+vjp differentiates in x and the slope (leaky_relu: in x only, its slope "
+                "a constant).", ""]
+        out += _table(
+            ["what", "mode", "contender", "median ms", "min–max ms", "× reference",
+             "× jax.nn.leaky_relu"],
+            [[r["group"] + (f" ({r['shape']})" if "shape" in r else
+                            f" (n = {r['n']}, {r['channels']} channels)"),
+              r["mode"], r["contender"],
+              _ms(r["median_s"]) if r["status"] == "ok" else r["status"],
+              "—" if r["median_s"] is None else f"{_ms(r['min_s'])}–{_ms(r['max_s'])}",
+              f"{_ratio(r['ratio_reference'])} ({r['reference']})",
+              _ratio(r.get("ratio_leaky_relu"))]
+             for r in results["parametric"]],
+        )
 
     if results["mlp_small"]:
         first = results["mlp_small"][0]
@@ -266,21 +267,24 @@ def render_markdown(results: dict) -> str:
                 ""]
         out += _model_table(results["pinn"], memory=False)
 
-    out += ["", "## Scaling (forward, float32): ns per element", ""]
-    sizes = sorted({r["n"] for r in results["scaling"]})
-    series = list(dict.fromkeys((r["name"], r["contender"]) for r in results["scaling"]))
-    lookup = {(r["name"], r["contender"], r["n"]): r["ns_per_element"]
-              for r in results["scaling"]}
-    out += _table(["n"] + [f"{name} ({label})" for name, label in series],
-                  [[f"2^{n.bit_length() - 1}"] + [f"{lookup[(*s, n)]:.3f}" for s in series]
-                   for n in sizes])
-    out += ["", "![time per element and ratio against size](bench_scaling.png)", ""]
-    out += scaling_notes(results["scaling"])
-    out += ["## Profile: opcode counts in the compiled HLO (float32)", "",
-            "From `jax.jit(f).lower(x).compile().as_text()`; fused computations included.", ""]
-    out += _table(["function", "mode", "contender", "instructions", *PROFILED_OPCODES],
-                  [[r["name"], r["mode"], r["contender"], r["instructions"],
-                    *(r[opcode] for opcode in PROFILED_OPCODES)] for r in results["profile"]])
+    if results["scaling"]:
+        out += ["", "## Scaling (forward, float32): ns per element", ""]
+        sizes = sorted({r["n"] for r in results["scaling"]})
+        series = list(dict.fromkeys((r["name"], r["contender"]) for r in results["scaling"]))
+        lookup = {(r["name"], r["contender"], r["n"]): r["ns_per_element"]
+                  for r in results["scaling"]}
+        out += _table(["n"] + [f"{name} ({label})" for name, label in series],
+                      [[f"2^{n.bit_length() - 1}"] + [f"{lookup[(*s, n)]:.3f}" for s in series]
+                       for n in sizes])
+        out += ["", "![time per element and ratio against size](bench_scaling.png)", ""]
+        out += scaling_notes(results["scaling"])
+    if results["profile"]:
+        out += ["## Profile: opcode counts in the compiled HLO (float32)", "",
+                "From `jax.jit(f).lower(x).compile().as_text()`; fused computations included.",
+                ""]
+        out += _table(["function", "mode", "contender", "instructions", *PROFILED_OPCODES],
+                      [[r["name"], r["mode"], r["contender"], r["instructions"],
+                        *(r[opcode] for opcode in PROFILED_OPCODES)] for r in results["profile"]])
     out.append("")
     misses = explain_misses(results)
     if misses:
