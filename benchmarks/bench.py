@@ -111,6 +111,28 @@ def run(quick: bool = False, names: Sequence[str] | None = None,
     return results
 
 
+def merge(parts: Sequence[dict]) -> dict:
+    """One result from partial runs (``--suites``), each suite's rows from the runs
+    that measured it; the targets are checked anew. For a bench run in pieces,
+    e.g. where one command may only run a few minutes."""
+    first = parts[0]
+    results: dict = {"machine": first["machine"], "config": dict(first["config"])}
+    results["config"]["parts"] = [
+        {"date": part["machine"]["date"], "suites": part["config"]["suites"],
+         "functions": part["config"]["functions"], "wall_s": part["wall_s"]}
+        for part in parts
+    ]
+    results["config"]["suites"] = [suite for suite in SUITES
+                                   if any(suite in part["config"]["suites"] for part in parts)]
+    results["config"]["functions"] = list(dict.fromkeys(
+        name for part in parts for name in part["config"]["functions"]))
+    for suite in SUITES:
+        results[suite] = [row for part in parts for row in part[suite]]
+    results["targets"] = check_targets(results)
+    results["wall_s"] = sum(part["wall_s"] for part in parts)
+    return results
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
@@ -121,10 +143,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suites", nargs="+", choices=SUITES, default=list(SUITES),
                         metavar="SUITE", help=f"run only these suites (default: all of "
                         f"{', '.join(SUITES)})")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                        help="measure nothing: write the report of these partial runs' "
+                        "bench.json files together")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    results = run(quick=args.quick, names=args.functions, suites=args.suites)
+    if args.merge:
+        results = merge([json.loads(path.read_text()) for path in args.merge])
+    else:
+        results = run(quick=args.quick, names=args.functions, suites=args.suites)
     markdown = render_markdown(results)
     if results["scaling"]:
         plot_scaling(results["scaling"], machine_line(results["machine"]),

@@ -179,12 +179,18 @@ def render_markdown(results: dict) -> str:
         "",
         f"Machine: {machine_line(machine)}. Python {machine['python']}, "
         f"{machine['platform']}. Run {machine['date']}, "
-        f"{'QUICK smoke run (sizes too small to mean anything)' if config['quick'] else 'full run'}"
-        f" in {results['wall_s']:.0f} s.",
+        + ("QUICK smoke run (sizes too small to mean anything)" if config["quick"]
+           else "full sizes")
+        + f", {results['wall_s']:.0f} s; suites: {', '.join(config['suites'])}.",
         "",
         f"Backend {machine['backend']}, device {machine['device']}"
         + ("; no GPU was measured in this run." if machine["backend"] == "cpu" else "."),
         "",
+        *([f"Assembled from {len(config['parts'])} partial runs on this machine "
+           "(`python -m benchmarks.bench --merge`): " + "; ".join(
+               f"{part['date']}, {' '.join(part['suites'])} for "
+               f"{', '.join(part['functions'])}" for part in config["parts"]) + ".", ""]
+          if "parts" in config else []),
         "Method: every contender jitted (except in the eager table), warmed up, then run "
         f"interleaved with the others rep by rep ({config['reps']} reps; MLP "
         f"{config['mlp_reps']}); times are median (min–max) per call. A ratio is the median "

@@ -235,3 +235,19 @@ def test_prelu_contenders_agree():
         expected = results["autodiff jnp.where"]
         for got in results.values():
             assert_trees_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_merge_of_partial_runs_is_the_whole_run(results):
+    from benchmarks.bench import SUITES, merge
+    from benchmarks.report import render_markdown
+
+    halves = [set(SUITES[:3]), set(SUITES[3:])]
+    parts = [{**results, "config": {**results["config"], "suites": sorted(half)},
+              **{suite: results[suite] if suite in half else [] for suite in SUITES}}
+             for half in halves]
+    merged = merge(parts)
+    for suite in SUITES:
+        assert merged[suite] == results[suite], suite
+    assert merged["targets"] == results["targets"]
+    assert len(merged["config"]["parts"]) == 2
+    assert "Assembled from 2 partial runs" in render_markdown(merged)
