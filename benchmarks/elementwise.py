@@ -213,34 +213,30 @@ def profile_elementwise(names: Sequence[str], n: int = 1 << 12) -> list[dict]:
 def time_scaling(names: Sequence[str], sizes: Sequence[int], reps: int) -> list[dict]:
     """Forward time per element of jaxact and its reference at each size (float32).
 
-    All contenders of one size run interleaved in one timing loop, so each
-    jaxact row's ``ratio_reference`` is the paired median against its
-    reference measured in the same reps.
+    Each function's two contenders run interleaved in a timing loop of their
+    own, so the two samples of a rep are taken back to back and the paired
+    ``ratio_reference`` cancels as much of the shared load as it can.
     """
     rows = []
     for n in sizes:
         x, _ = inputs(n, jnp.float32)
-        contenders = {}
-        for name in names:
-            function = ELEMENTWISE[name]
-            contenders[f"{name}|jaxact"] = function.jaxact
-            contenders[f"{name}|{function.reference_label}"] = function.reference
         # ~2^22 elements per sample keeps each sample well above the clock's
         # resolution and the per-call overhead visible at small sizes.
         number = max(1, (1 << 22) // n)
-        faults_before = _minor_page_faults()
-        times = timeit_interleaved(contenders, reps, args=(x,), number=number)
-        calls = len(contenders) * (1 + reps * number)
-        faults = (_minor_page_faults() - faults_before) / calls
-        for key, samples in times.items():
-            name, label = key.split("|")
-            reference = times[f"{name}|{ELEMENTWISE[name].reference_label}"]
-            stats = summary(samples)
-            rows.append({"name": name, "contender": label, "n": n, "number": number, **stats,
-                         "reference": ELEMENTWISE[name].reference_label,
-                         "ratio_reference": paired_ratio(samples, reference),
-                         "ns_per_element": stats["median_s"] / n * 1e9,
-                         "page_faults_per_call": faults})
+        for name in names:
+            function = ELEMENTWISE[name]
+            contenders = {"jaxact": function.jaxact, function.reference_label: function.reference}
+            faults_before = _minor_page_faults()
+            times = timeit_interleaved(contenders, reps, args=(x,), number=number)
+            faults = (_minor_page_faults() - faults_before) / (2 * (1 + reps * number))
+            for label, samples in times.items():
+                stats = summary(samples)
+                rows.append({"name": name, "contender": label, "n": n, "number": number,
+                             **stats, "reference": function.reference_label,
+                             "ratio_reference": paired_ratio(
+                                 samples, times[function.reference_label]),
+                             "ns_per_element": stats["median_s"] / n * 1e9,
+                             "page_faults_per_call": faults})
         progress(f"scaling n=2^{n.bit_length() - 1}")
     return rows
 
