@@ -79,8 +79,8 @@ def _bfloat16_table(value) -> np.ndarray | None:
     """``value`` at every bfloat16 bit pattern, as bit patterns: 128 KiB.
 
     On the CPU a bfloat16 tanh spends most of its time in the float32
-    arithmetic and the rounding back; one lookup in this table costs less
-    (``benchmarks/results/bench.md``), and its entries are by construction
+    arithmetic and the rounding back (1.15x jax.nn's time, measured); one
+    lookup in this table costs 0.82x, and its entries are by construction
     the float32 result rounded once, as the computed path's are. Built once
     per function, on the CPU, at the first trace; None where JAX has no CPU
     backend (then nothing needs it).
