@@ -8,7 +8,10 @@ so a new function is measured everywhere by adding one line there.
 
 from __future__ import annotations
 
+import cProfile
+import pstats
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,7 +21,7 @@ from jax import lax
 
 import jaxact
 from benchmarks.hlo import hlo_op_counts
-from benchmarks.timing import paired_ratio, summary, timeit_interleaved
+from benchmarks.timing import Eager, paired_ratio, summary, timeit_interleaved
 
 # alpha = 1 would take jaxact's sigmoid shortcut; 2 exercises the general path.
 GENERALIZED_LOGISTIC_ALPHA = 2.0
@@ -64,8 +67,13 @@ ELEMENTWISE: dict[str, Function] = {
 }
 
 
+_STARTED = time.perf_counter()
+
+
 def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+    """A line on stderr, with the seconds since the bench was imported."""
+    print(f"[bench {time.perf_counter() - _STARTED:6.1f} s] {message}", file=sys.stderr,
+          flush=True)
 
 
 def forward_and_vjp(fn: Callable) -> Callable:
@@ -138,6 +146,54 @@ def time_elementwise(
     return rows
 
 
+def _eager_grad(fn: Callable) -> Callable:
+    # What a user writes outside jit: the gradient of a sum, traced on every call.
+    return jax.grad(lambda x: jnp.sum(fn(x)))
+
+
+def python_calls(fn: Callable, *args) -> int:
+    """Python function calls made by one call of ``fn`` (already warmed up).
+
+    A jitted function called eagerly takes jax's C++ fast path and makes none;
+    each call counted here is dispatch work done in Python instead."""
+    profile = cProfile.Profile()
+    profile.enable()
+    jax.block_until_ready(fn(*args))
+    profile.disable()
+    return pstats.Stats(profile).total_calls
+
+
+def time_eager(names: Sequence[str], n: int, reps: int, number: int) -> list[dict]:
+    """Per-call time of un-jitted (eager) calls on ``n`` float32 values.
+
+    Modes ``"forward"`` (``f(x)``) and ``"grad"`` (``jax.grad`` of ``sum(f(x))``),
+    each called as is, ``number`` calls per sample: the dispatch and tracing
+    overhead a user pays outside ``jax.jit``, which dominates at small ``n``.
+    Rows as :func:`time_elementwise`'s, without the floor, plus
+    ``python_calls`` (:func:`python_calls`), the profile of a slow eager call.
+    """
+    x, _ = inputs(n, jnp.float32)
+    rows = []
+    for name in names:
+        function = ELEMENTWISE[name]
+        reference_label = function.reference_label
+        for mode in ("forward", "grad"):
+            wrap = (lambda f: f) if mode == "forward" else _eager_grad
+            contenders = {"jaxact": Eager(wrap(function.jaxact)),
+                          reference_label: Eager(wrap(function.reference))}
+            times = timeit_interleaved(contenders, reps, args=(x,), number=number)
+            for label, samples in times.items():
+                rows.append({
+                    "name": name, "mode": mode, "dtype": "float32", "n": n,
+                    "contender": label, "reference": reference_label, **summary(samples),
+                    "ratio_reference": paired_ratio(samples, times[reference_label]),
+                    "python_calls": python_calls(contenders[label].fn, x),
+                })
+            ratio = paired_ratio(times["jaxact"], times[reference_label])
+            progress(f"eager {name} {mode}: jaxact / {reference_label} = {ratio:.2f}")
+    return rows
+
+
 def profile_elementwise(names: Sequence[str], n: int = 1 << 12) -> list[dict]:
     """HLO op counts of jaxact and its reference, float32, both modes. The
     counts do not depend on n, so a small array keeps compiling cheap."""
@@ -155,28 +211,32 @@ def profile_elementwise(names: Sequence[str], n: int = 1 << 12) -> list[dict]:
 
 
 def time_scaling(names: Sequence[str], sizes: Sequence[int], reps: int) -> list[dict]:
-    """Forward time per element of jaxact and its reference at each size (float32)."""
+    """Forward time per element of jaxact and its reference at each size (float32).
+
+    Each function's two contenders run interleaved in a timing loop of their
+    own, so the two samples of a rep are taken back to back and the paired
+    ``ratio_reference`` cancels as much of the shared load as it can.
+    """
     rows = []
     for n in sizes:
         x, _ = inputs(n, jnp.float32)
-        contenders = {}
-        for name in names:
-            function = ELEMENTWISE[name]
-            contenders[f"{name}|jaxact"] = function.jaxact
-            contenders[f"{name}|{function.reference_label}"] = function.reference
         # ~2^22 elements per sample keeps each sample well above the clock's
         # resolution and the per-call overhead visible at small sizes.
         number = max(1, (1 << 22) // n)
-        faults_before = _minor_page_faults()
-        times = timeit_interleaved(contenders, reps, args=(x,), number=number)
-        calls = len(contenders) * (1 + reps * number)
-        faults = (_minor_page_faults() - faults_before) / calls
-        for key, samples in times.items():
-            name, label = key.split("|")
-            stats = summary(samples)
-            rows.append({"name": name, "contender": label, "n": n, "number": number, **stats,
-                         "ns_per_element": stats["median_s"] / n * 1e9,
-                         "page_faults_per_call": faults})
+        for name in names:
+            function = ELEMENTWISE[name]
+            contenders = {"jaxact": function.jaxact, function.reference_label: function.reference}
+            faults_before = _minor_page_faults()
+            times = timeit_interleaved(contenders, reps, args=(x,), number=number)
+            faults = (_minor_page_faults() - faults_before) / (2 * (1 + reps * number))
+            for label, samples in times.items():
+                stats = summary(samples)
+                rows.append({"name": name, "contender": label, "n": n, "number": number,
+                             **stats, "reference": function.reference_label,
+                             "ratio_reference": paired_ratio(
+                                 samples, times[function.reference_label]),
+                             "ns_per_element": stats["median_s"] / n * 1e9,
+                             "page_faults_per_call": faults})
         progress(f"scaling n=2^{n.bit_length() - 1}")
     return rows
 

@@ -7,54 +7,132 @@ import jax.numpy as jnp
 
 import jaxact
 from benchmarks.elementwise import FLOOR_LABEL, FLOOR_SCALE, forward_and_vjp, inputs, progress
-from benchmarks.hlo import hlo_op_counts
-from benchmarks.timing import paired_ratio, summary, timeit_interleaved
+from benchmarks.hlo import count_opcodes
+from benchmarks.timing import Eager, paired_ratio, summary, timeit_interleaved
+
+# What a user gets without jaxact: the autodiff PReLU of flax and equinox.
+WHERE_LABEL = "autodiff jnp.where"
+EQUINOX_LABEL = "equinox.nn.PReLU"
+FLAX_LABEL = "flax.nnx.PReLU"
+LEAKY_LABEL = "jax.nn.leaky_relu"
+PRELU_LABEL = "jaxact.prelu"
+INIT_SLOPE = 0.25
+
+
+def _where_prelu(x, slope):
+    return jnp.where(x >= 0, x, slope * x)
+
+
+def _equinox(slopes):
+    """(apply, parameter) for equinox.nn.PReLU with these slopes, or the reason it is absent."""
+    try:
+        import equinox
+    except ImportError:
+        return "equinox not importable"
+    return (lambda x, module: module(x)), equinox.nn.PReLU(init_alpha=slopes)
+
+
+def _flax():
+    """(apply, parameter) for flax.nnx.PReLU (one shared slope), or why it is absent."""
+    try:
+        from flax import nnx
+    except ImportError:
+        return "flax not importable"
+    graphdef, state = nnx.split(nnx.PReLU(negative_slope_init=INIT_SLOPE))
+    return (lambda x, state: nnx.merge(graphdef, state)(x)), state
+
+
+def _prelu_contenders(slope, library) -> tuple[dict, dict]:
+    """label -> (apply(x, parameter), parameter), and label -> reason for the absent ones.
+
+    ``apply`` is differentiated in x and the parameter; leaky_relu's slope is a
+    constant, as it is for a user of jax.nn."""
+    contenders = {
+        PRELU_LABEL: (lambda x, s: jaxact.prelu(x, s, channel_axis=-1), slope),
+        WHERE_LABEL: (_where_prelu, slope),
+        LEAKY_LABEL: (lambda x, _: jax.nn.leaky_relu(x, INIT_SLOPE), None),
+        "jaxact.leaky_relu": (lambda x, _: jaxact.leaky_relu(x, INIT_SLOPE), None),
+    }
+    absent = {}
+    for label, found in library.items():
+        if isinstance(found, str):
+            absent[label] = found
+        else:
+            contenders[label] = found
+    return contenders, absent
+
+
+def _forward(apply):
+    return lambda x, parameter, cotangent: apply(x, parameter)
+
+
+def _forward_and_vjp_with_parameter(apply, parameter):
+    if parameter is None:
+        return lambda x, parameter, cotangent: forward_and_vjp(
+            lambda v: apply(v, None))(x, cotangent)
+
+    def run(x, parameter, cotangent):
+        y, pullback = jax.vjp(apply, x, parameter)
+        return y, pullback(cotangent)
+
+    return run
+
+
+def _time_compiled(specs: dict, reps: int) -> tuple[dict, dict]:
+    """Compiles each ``label -> (fn, args)`` once, times the executables interleaved
+    and counts their HLO opcodes: (label -> seconds per rep, label -> counts)."""
+    compiled = {label: (jax.jit(fn).lower(*args).compile(), args)
+                for label, (fn, args) in specs.items()}
+    # timeit_interleaved shares one argument tuple; each executable has its own.
+    times = timeit_interleaved(
+        {label: Eager(lambda c=c, a=a: c(*a)) for label, (c, a) in compiled.items()}, reps)
+    return times, {label: count_opcodes(c.as_text()) for label, (c, _) in compiled.items()}
 
 
 def time_prelu(n: int, num_channels: int, reps: int) -> list[dict]:
-    """Channel-wise prelu against leaky_relu on ``n`` float32 values, channels last.
+    """jaxact.prelu against the autodiff PReLU users otherwise get, on ``n`` float32 values.
 
-    forward+vjp differentiates prelu with respect to the input and the slopes
-    (the slopes are what training needs) and leaky_relu with respect to the
-    input only, so the ratio includes the extra reduction over the batch.
+    Two groups: ``"prelu"`` (one slope per channel, channels last; equinox's
+    PReLU with the same slopes) and ``"prelu shared"`` (one slope; flax's
+    PReLU). forward+vjp returns the value and the gradients in x and the slope;
+    leaky_relu (in x only, its slope a constant) and the floor ``x * s`` are
+    there for scale. Each row's ``ratio_reference`` is against the autodiff
+    ``jnp.where(x >= 0, x, a * x)``, ``ratio_leaky_relu`` against jax.nn's
+    leaky_relu; contenders that cannot be imported get a row saying why.
     """
     x, cotangent = inputs(n, jnp.float32)
     x = x.reshape(-1, num_channels)
     cotangent = cotangent.reshape(-1, num_channels)
-    slopes = jnp.full((num_channels,), 0.25, jnp.float32)
-
-    def prelu_vjp(x, slopes, cotangent):
-        y, pullback = jax.vjp(lambda x, s: jaxact.prelu(x, s, channel_axis=-1), x, slopes)
-        return y, pullback(cotangent)
-
-    def leaky_vjp(fn):
-        return lambda x, slopes, cotangent: forward_and_vjp(lambda v: fn(v, 0.25))(x, cotangent)
-
-    modes = {
-        "forward": {
-            "jaxact.prelu": lambda x, s, c: jaxact.prelu(x, s, channel_axis=-1),
-            "jax.nn.leaky_relu": lambda x, s, c: jax.nn.leaky_relu(x, 0.25),
-            "jaxact.leaky_relu": lambda x, s, c: jaxact.leaky_relu(x, 0.25),
-            FLOOR_LABEL: lambda x, s, c: x * FLOOR_SCALE,
-        },
-        "forward+vjp": {
-            "jaxact.prelu": prelu_vjp,
-            "jax.nn.leaky_relu": leaky_vjp(jax.nn.leaky_relu),
-            "jaxact.leaky_relu": leaky_vjp(jaxact.leaky_relu),
-            FLOOR_LABEL: lambda x, s, c: (x * FLOOR_SCALE, c * FLOOR_SCALE),
-        },
+    slopes = jnp.full((num_channels,), INIT_SLOPE, jnp.float32)
+    groups = {
+        "prelu": _prelu_contenders(slopes, {EQUINOX_LABEL: _equinox(slopes)}),
+        "prelu shared": _prelu_contenders(jnp.float32(INIT_SLOPE), {FLAX_LABEL: _flax()}),
     }
     rows = []
-    args = (x, slopes, cotangent)
-    for mode, contenders in modes.items():
-        times = timeit_interleaved(contenders, reps, args=args)
-        for label, samples in times.items():
-            rows.append({"group": "prelu", "mode": mode, "contender": label, "n": n,
-                         **summary(samples), "status": "ok",
-                         "reference": "jax.nn.leaky_relu",
-                         "ratio_reference": paired_ratio(samples, times["jax.nn.leaky_relu"]),
-                         "hlo": hlo_op_counts(contenders[label], *args)})
-    progress("prelu")
+    for group, (contenders, absent) in groups.items():
+        for mode in ("forward", "forward+vjp"):
+            specs = {}
+            for label, (apply, parameter) in contenders.items():
+                fn = (_forward(apply) if mode == "forward"
+                      else _forward_and_vjp_with_parameter(apply, parameter))
+                specs[label] = (fn, (x, parameter, cotangent))
+            specs[FLOOR_LABEL] = ((lambda x, p, c: x * FLOOR_SCALE) if mode == "forward" else
+                                  (lambda x, p, c: (x * FLOOR_SCALE, c * FLOOR_SCALE)),
+                                  (x, None, cotangent))
+            times, hlo = _time_compiled(specs, reps)
+            common = {"group": group, "mode": mode, "n": n, "channels": num_channels,
+                      "reference": WHERE_LABEL}
+            for label, samples in times.items():
+                rows.append({**common, "contender": label, **summary(samples), "status": "ok",
+                             "ratio_reference": paired_ratio(samples, times[WHERE_LABEL]),
+                             "ratio_leaky_relu": paired_ratio(samples, times[LEAKY_LABEL]),
+                             "hlo": hlo[label]})
+            for label, reason in absent.items():
+                rows.append({**common, "contender": label, "median_s": None, "min_s": None,
+                             "max_s": None, "status": f"absent ({reason})",
+                             "ratio_reference": None, "ratio_leaky_relu": None, "hlo": None})
+            ratio = paired_ratio(times[PRELU_LABEL], times[WHERE_LABEL])
+            progress(f"{group} {mode}: jaxact.prelu / {WHERE_LABEL} = {ratio:.3f}")
     return rows
 
 
@@ -117,13 +195,13 @@ def time_maxout(batch: int, in_features: int, out_features: int, num_pieces: int
     for mode, wrap in (("forward", forward), ("forward+backward", forward_backward)):
         specs = {label: (wrap(apply), (params, x, ct))
                  for label, (apply, params, ct) in contenders.items()}
-        times = timeit_interleaved(specs, reps)
+        times, hlo = _time_compiled(specs, reps)
         for label, samples in times.items():
             rows.append({"group": "maxout", "mode": mode, "contender": label,
                          "shape": f"batch {batch}, {in_features}->{out_features}, "
                                   f"{num_pieces} pieces",
                          **summary(samples), "status": "ok", "reference": "Dense floor",
                          "ratio_reference": paired_ratio(samples, times["Dense floor"]),
-                         "hlo": hlo_op_counts(specs[label][0], *specs[label][1])})
+                         "hlo": hlo[label]})
     progress("maxout")
     return rows

@@ -8,6 +8,7 @@ of the reference" means the same thing at every magnitude.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -61,3 +62,27 @@ def assert_trees_allclose(actual, desired, *, rtol: float = 1e-6, atol: float = 
         d = np.asarray(d, dtype=np.float64)
         assert a.shape == d.shape, f"leaf {index}: shape {a.shape} vs {d.shape}"
         np.testing.assert_allclose(a, d, rtol=rtol, atol=atol, err_msg=f"leaf {index}")
+
+
+def mlp_init(key, sizes) -> list[dict]:
+    """A small MLP: one ``{"w", "b"}`` dense layer per consecutive pair of ``sizes``,
+    weights normal / sqrt(fan-in), biases 0."""
+    keys = jax.random.split(key, len(sizes) - 1)
+    return [
+        {"w": jax.random.normal(k, (n_in, n_out)) / np.sqrt(n_in), "b": jnp.zeros(n_out)}
+        for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:], strict=True)
+    ]
+
+
+def mlp_apply(params, x, activation):
+    """The MLP of :func:`mlp_init` with ``activation`` after every hidden layer.
+
+    Returns the output (no activation on the last layer) and, per hidden layer,
+    the pair (pre-activation, activation output).
+    """
+    hidden = []
+    for layer in params[:-1]:
+        z = x @ layer["w"] + layer["b"]
+        x = activation(z)
+        hidden.append((z, x))
+    return x @ params[-1]["w"] + params[-1]["b"], hidden

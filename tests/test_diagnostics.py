@@ -10,7 +10,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 import jaxact
 from jaxact import diagnostics
-from tests.helpers import assert_trees_allclose
+from tests.helpers import assert_trees_allclose, mlp_apply, mlp_init
 
 
 def _activations(seed: int, shape, dead_units=()) -> np.ndarray:
@@ -380,21 +380,12 @@ def test_gradient_norms_of_float0_leaves_raise_the_documented_type_error():
 # inside a jitted training step, and sharded
 
 
-def _mlp_params(seed: int, sizes=(8, 16, 16, 3)):
-    keys = jax.random.split(jax.random.key(seed), len(sizes) - 1)
-    return [
-        {"w": jax.random.normal(key, (n_in, n_out)) / np.sqrt(n_in), "b": jnp.zeros(n_out)}
-        for key, n_in, n_out in zip(keys, sizes[:-1], sizes[1:], strict=True)
-    ]
+def _mlp_params(seed: int):
+    return mlp_init(jax.random.key(seed), (8, 16, 16, 3))
 
 
 def _forward(params, x):
-    hidden = []
-    for layer in params[:-1]:
-        z = x @ layer["w"] + layer["b"]
-        x = jaxact.relu(z)
-        hidden.append((z, x))
-    return x @ params[-1]["w"] + params[-1]["b"], hidden
+    return mlp_apply(params, x, jaxact.relu)
 
 
 def test_diagnostics_inside_jitted_training_step():
