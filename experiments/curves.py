@@ -1,7 +1,9 @@
 """Experiment 1: every activation and its derivative on [-10, 10].
 
-The source's two-panel sigmoid-vs-tanh figure, extended to the whole family.
-The numbers kept are the derivatives at the ends of the range, which decide
+The source's two-panel sigmoid-vs-tanh figure, extended to the whole family:
+the top two rows are the classic functions, the bottom two the modern ones
+jax.nn also ships (silu, gelu, mish, selu, celu, soft_sign, squareplus and the
+piecewise-linear "hard" and "sparse" variants). The numbers kept are the derivatives at the ends of the range, which decide
 the claims "sigmoid saturates at both ends" and "tanh's gradient at the ends is
 even smaller than sigmoid's".
 """
@@ -46,6 +48,38 @@ def _families() -> dict[str, dict[str, callable]]:
     }
 
 
+def _modern_families() -> dict[str, dict[str, callable]]:
+    return {
+        "silu / gelu / mish": {
+            "silu": jaxact.silu,
+            "gelu (tanh form)": jaxact.gelu,
+            "gelu (exact)": lambda x: jaxact.gelu(x, approximate=False),
+            "mish": jaxact.mish,
+        },
+        "SELU / CELU": {
+            "selu": jaxact.selu,
+            **{
+                f"celu α={alpha}": (lambda x, alpha=alpha: jaxact.celu(x, alpha))
+                for alpha in (0.5, 1.0, 2.0)
+            },
+        },
+        # (log1mexp is left out: it is defined for x > 0 only and is -inf at 0.)
+        "soft_sign / squareplus": {
+            "soft_sign": jaxact.soft_sign,
+            "squareplus b=4": jaxact.squareplus,
+            "squareplus b=1": lambda x: jaxact.squareplus(x, 1.0),
+        },
+        "hard / sparse": {
+            "hard_sigmoid": jaxact.hard_sigmoid,
+            "hard_silu": jaxact.hard_silu,
+            "hard_tanh": jaxact.hard_tanh,
+            "relu6": jaxact.relu6,
+            "sparse_plus": jaxact.sparse_plus,
+            "sparse_sigmoid": jaxact.sparse_sigmoid,
+        },
+    }
+
+
 def _value_and_derivative(fn, x):
     grad = jax.vmap(jax.grad(lambda v: fn(v[None])[0]))
     return np.asarray(fn(x)), np.asarray(grad(x))
@@ -54,11 +88,12 @@ def _value_and_derivative(fn, x):
 def run(options) -> dict:
     x = jnp.linspace(-10.0, 10.0, 101 if options.quick else 801, dtype=jnp.float32)
     curves = {}
-    for family, members in _families().items():
-        curves[family] = {}
-        for label, fn in members.items():
-            value, derivative = _value_and_derivative(fn, x)
-            curves[family][label] = {"value": value, "derivative": derivative}
+    for panel_set in (_families(), _modern_families()):
+        for family, members in panel_set.items():
+            curves[family] = {}
+            for label, fn in members.items():
+                value, derivative = _value_and_derivative(fn, x)
+                curves[family][label] = {"value": value, "derivative": derivative}
     ends = jnp.asarray([-10.0, -5.0, 0.0, 5.0, 10.0], jnp.float32)
     end_derivatives = {
         name: _value_and_derivative(fn, ends)[1]
@@ -70,6 +105,7 @@ def run(options) -> dict:
     return {
         "x": np.asarray(x),
         "curves": curves,
+        "modern": list(_modern_families()),
         "end_points": np.asarray(ends),
         "end_derivatives": end_derivatives,
         "saturation_threshold": SATURATION_THRESHOLD,
@@ -78,17 +114,29 @@ def run(options) -> dict:
 
 def plot(results: dict, path) -> None:
     families = results["curves"]
-    figure, axes = new_figure(len(families), 2, width=3.6, height=3.0)
+    modern = set(results.get("modern", ()))
+    panel_sets = [
+        [name for name in families if name not in modern],
+        [name for name in families if name in modern],
+    ]
+    panel_sets = [names for names in panel_sets if names]
+    columns = max(len(names) for names in panel_sets)
+    figure, axes = new_figure(columns, 2 * len(panel_sets), width=3.6, height=3.0)
     x = np.asarray(results["x"])
-    for column, (family, members) in enumerate(families.items()):
-        for label, curve in members.items():
-            axes[0, column].plot(x, curve["value"], label=label)
-            axes[1, column].plot(x, curve["derivative"], label=label)
-        axes[0, column].set_title(family, fontsize=9)
-        axes[0, column].legend(fontsize=6)
-        axes[1, column].set_xlabel("x")
-    axes[0, 0].set_ylabel("f(x)")
-    axes[1, 0].set_ylabel("f'(x)")
+    for set_index, names in enumerate(panel_sets):
+        value_row, derivative_row = axes[2 * set_index], axes[2 * set_index + 1]
+        for column, family in enumerate(names):
+            for label, curve in families[family].items():
+                value_row[column].plot(x, curve["value"], label=label)
+                derivative_row[column].plot(x, curve["derivative"], label=label)
+            value_row[column].set_title(family, fontsize=9)
+            value_row[column].legend(fontsize=6)
+            derivative_row[column].set_xlabel("x")
+        for column in range(len(names), columns):
+            value_row[column].set_visible(False)
+            derivative_row[column].set_visible(False)
+        value_row[0].set_ylabel("f(x)")
+        derivative_row[0].set_ylabel("f'(x)")
     for axis in axes.ravel():
         axis.grid(alpha=0.3)
     save_figure(figure, path)
