@@ -3,9 +3,10 @@
 The source's two-panel sigmoid-vs-tanh figure, extended to the whole family:
 the top two rows are the classic functions, the bottom two the modern ones
 jax.nn also ships (silu, gelu, mish, selu, celu, soft_sign, squareplus and the
-piecewise-linear "hard" and "sparse" variants). The numbers kept are the derivatives at the ends of the range, which decide
-the claims "sigmoid saturates at both ends" and "tanh's gradient at the ends is
-even smaller than sigmoid's".
+piecewise-linear "hard" and "sparse" variants). The numbers kept are the
+derivatives at the ends of the range, which decide the claims "sigmoid
+saturates at both ends" and "tanh's gradient at the ends is even smaller than
+sigmoid's".
 """
 
 from __future__ import annotations
