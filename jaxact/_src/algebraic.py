@@ -89,8 +89,8 @@ def _squareplus_parts(x: jax.Array, b: jax.Array):
     """(y, dy/dx, dy/db) for y = (x + r) / 2 with r = sqrt(x^2 + b).
 
     x + r cancels for x < 0; there y = b / (2 (r - x)) instead, the same
-    number. x^2 + b and r + |x| are carried with their rounding errors, so y
-    is rounded about once. Far from 0 (b / x^2 below the precision) the
+    number. x^2 + b (the sum, not the square), sqrt and r + |x| are carried
+    with their rounding errors. Far from 0 (b / x^2 below the precision) the
     expansion r = |x| + b / (2|x|) is used instead, which cannot overflow.
     """
     far, big_b, scale = _squareplus_thresholds(x.dtype)
@@ -108,8 +108,11 @@ def _squareplus_parts(x: jax.Array, b: jax.Array):
     scaled_x = near_magnitude * factor
     scaled_b = (b * factor) * factor
     square = scaled_x * scaled_x
+    # The rounding of x^2 itself is not carried: it moves r by a quarter ULP
+    # at most, and the Dekker product that would carry it was a sixth of
+    # the arithmetic (value 1.65 instead of 1.49 ULP, derivative 3.0
+    # instead of 2.75, measured).
     total, total_err = two_sum(square, scaled_b)
-    total_err = total_err + two_product_error(scaled_x, scaled_x, square)
     root = jnp.sqrt(total)
     # r = root + correction to about twice the working precision: the
     # residual t + t_err - root^2 is formed exactly (t - fl(root^2) cancels
@@ -177,8 +180,8 @@ def squareplus(x: ArrayLike, b: ArrayLike = 4) -> jax.Array:
     is 1/2 at x = 0 for every b (also b = 0); :math:`\partial/\partial b =
     1/(4\sqrt{x^2+b})`. For x < 0 the value is computed as
     :math:`b / (2(\sqrt{x^2+b} - x))`, without the cancellation that costs
-    ``jax.nn.squareplus`` thousands of ULP there, and :math:`x^2` is carried
-    with its rounding error. Far from 0 (:math:`|x| > 2^{13}\sqrt{b}` in
+    ``jax.nn.squareplus`` thousands of ULP there, and the square root is
+    corrected by its exact residual. Far from 0 (:math:`|x| > 2^{13}\sqrt{b}` in
     float32) :math:`\sqrt{x^2+b} = |x| + b/(2|x|)` to the working precision,
     so nothing overflows (``jax.nn.squareplus`` gives inf for |x| > 1.8e19 in
     float32) and b = 0 gives relu exactly; a b so large that x^2 + b could
