@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_parameter
@@ -95,6 +96,17 @@ def _upper_half(v: jax.Array) -> jax.Array:
     return jax.lax.bitcast_convert_type(bits & mask, v.dtype)
 
 
+def _rough_reciprocal(v: jax.Array) -> jax.Array:
+    """1 / v within 12.5% for positive normal v, from the bits (2 bits(1) -
+    bits(v)): no division. Finite, not inf, at v = 0. Enough for a
+    correction term that is itself below an ULP."""
+    info = jnp.finfo(v.dtype)
+    uint = jnp.dtype(f"uint{info.bits}")
+    two_ones = 2 * int(np.array(1, v.dtype).view(uint))
+    bits = jax.lax.bitcast_convert_type(v, uint)
+    return jax.lax.bitcast_convert_type(jnp.array(two_ones, uint) - bits, v.dtype)
+
+
 @jax.jit
 def _squareplus_parts(x: jax.Array, b: jax.Array):
     """(y, dy/dx, dy/db) for y = (x + r) / 2 with r = sqrt(x^2 + b).
@@ -134,7 +146,7 @@ def _squareplus_parts(x: jax.Array, b: jax.Array):
     residual = (
         ((total - root_hi * root_hi) - 2 * (root_hi * root_lo)) - root_lo * root_lo
     ) + total_err
-    correction = jnp.where(total > 0, residual / (2 * root), 0)
+    correction = residual * (0.5 * _rough_reciprocal(root))
     # r + |x| = sum_hi + sum_lo, the same to twice the working precision, so
     # that the result below is rounded about once: with r and r + |x| each
     # rounded, y came out 2.74 ULP off (float32, measured).
