@@ -421,6 +421,26 @@ def test_squareplus_limits_in_b():
     assert float(squareplus(-3.0, 0.0)) == 0.0 and float(squareplus(3.0, 0.0)) == 3.0
 
 
+def test_squareplus_far_region_and_relu_limit():
+    # |x| > 2^13 sqrt(b) uses r = |x| + b / (2|x|): check it where 4|x| would
+    # overflow, for a large b, and for b = 0 (relu) at tiny normal x, where
+    # x^2 underflows.
+    x = np.float32([-3e38, -1.6e38, -1e25, -2e4, 2e4, 1e25, 3e38])
+    for b in (np.float32(1e6), np.float32(1e30), np.float32(4.0)):
+        value, slope = jax.jvp(
+            lambda x: squareplus(x, b), (jnp.asarray(x),), (jnp.ones_like(jnp.asarray(x)),)
+        )
+        expected_value, expected_slope = ref_squareplus(np, x.astype(np.float64), float(b))
+        assert_normal_results_within(x, value, expected_value, FORWARD_MAX_ULP, f"b={b}")
+        assert_normal_results_within(x, slope, expected_slope, DERIVATIVE_MAX_ULP, f"b={b}")
+    tiny = np.float32([1.2e-38, 3e-30, 1e-20, -1e-20, -3e-30])
+    value, slope = jax.jvp(
+        lambda x: squareplus(x, 0.0), (jnp.asarray(tiny),), (jnp.ones_like(jnp.asarray(tiny)),)
+    )
+    np.testing.assert_array_equal(value, np.maximum(tiny, 0))
+    np.testing.assert_array_equal(slope, (tiny > 0).astype(np.float32))
+
+
 @pytest.mark.parametrize("name", list(UNARY))
 def test_int_and_bool_promoted_as_jax_nn(name):
     # (Float dtypes are kept: asserted by the float32, half-precision and

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_parameter, weak_as_inputs
@@ -71,20 +72,40 @@ def soft_sign(x: ArrayLike) -> jax.Array:
     return weak_as_inputs(_soft_sign(x), x)
 
 
-def _squareplus_scales(dtype) -> tuple[float, float, float]:
-    """(threshold, scale, unscale): x^2 + b is formed from x * scale and
-    b * scale^2 once |x| or sqrt(b) exceeds threshold, so that it cannot
-    overflow, and the result is multiplied back by unscale. Powers of two:
-    the scaling is exact.
+def _squareplus_thresholds(dtype) -> tuple[float, float, float]:
+    """(far, big_b, scale) for squareplus in ``dtype``.
 
-    float32: threshold 2^56, scale 2^-68, so scaled |x| <= 2^60 and its square
-    and Dekker's split of it stay finite; the scaled b may underflow only
-    where it is below 2^-24 of the scaled x^2. float64 alike, from its range.
+    far: |x| > far * sqrt(b) means b / x^2 < 2^-(nmant + 3), where the first
+    term of the expansion in b / x^2 gives the result to far below an ULP
+    (float32: 2^13). big_b: above it x^2 + b could overflow for |x| <= far *
+    sqrt(b), so b and x are scaled by the power of two ``scale`` (exact).
     """
-    max_exponent = jnp.finfo(dtype).maxexp  # 128 for float32
-    threshold = 2.0 ** (max_exponent // 2 - 8)
-    shift = max_exponent // 2 + 4
-    return threshold, 2.0**-shift, 2.0**shift
+    info = jnp.finfo(dtype)
+    far_exponent = (info.nmant + 4) // 2
+    big_b = 2.0 ** (info.maxexp - 2 * far_exponent - 4)
+    return 2.0**far_exponent, big_b, 2.0 ** -(info.maxexp // 2)
+
+
+def _upper_half(v: jax.Array) -> jax.Array:
+    """v with the lower half of its significand cleared (float32: 12 bits
+    kept), so that products of halves are exact; cheaper than Dekker's split."""
+    info = jnp.finfo(v.dtype)
+    cleared = info.nmant - (info.nmant + 1) // 2 + 1
+    uint = jnp.dtype(f"uint{info.bits}")
+    mask = jnp.array(~((1 << cleared) - 1) & ((1 << info.bits) - 1), uint)
+    bits = jax.lax.bitcast_convert_type(v, uint)
+    return jax.lax.bitcast_convert_type(bits & mask, v.dtype)
+
+
+def _rough_reciprocal(v: jax.Array) -> jax.Array:
+    """1 / v within 12.5% for positive normal v, from the bits (2 bits(1) -
+    bits(v)): no division. Finite, not inf, at v = 0. Enough for a
+    correction term that is itself below an ULP."""
+    info = jnp.finfo(v.dtype)
+    uint = jnp.dtype(f"uint{info.bits}")
+    two_ones = 2 * int(np.array(1, v.dtype).view(uint))
+    bits = jax.lax.bitcast_convert_type(v, uint)
+    return jax.lax.bitcast_convert_type(jnp.array(two_ones, uint) - bits, v.dtype)
 
 
 @jax.jit
@@ -92,50 +113,66 @@ def _squareplus_parts(x: jax.Array, b: jax.Array):
     """(y, dy/dx, dy/db) for y = (x + r) / 2 with r = sqrt(x^2 + b).
 
     x + r cancels for x < 0; there y = b / (2 (r - x)) instead, the same
-    number. x^2 + b and r + |x| are carried with their rounding errors, so y
-    is rounded about once.
+    number. x^2 + b (the sum, not the square), sqrt and r + |x| are carried
+    with their rounding errors. Far from 0 (b / x^2 below the precision) the
+    expansion r = |x| + b / (2|x|) is used instead, which cannot overflow.
     """
-    threshold, scale, unscale = _squareplus_scales(x.dtype)
+    far, big_b, scale = _squareplus_thresholds(x.dtype)
     magnitude = jnp.abs(x)
-    large = (magnitude > threshold) | (b > threshold * threshold)
-    factor = jnp.where(large, scale, 1)
-    # Infinite x would make the error terms inf - inf: any finite stand-in
-    # gives the same limits below, which only use infinite x through x itself.
-    finite_magnitude = jnp.where(magnitude == jnp.inf, 0, magnitude)
-    scaled_x = finite_magnitude * factor
+    # Also every x != 0 for b = 0 (relu), where x^2 may underflow.
+    far_magnitude = far * jnp.sqrt(b)
+    is_far = magnitude > far_magnitude
+    # Clamped rather than selected (the same for the near values, and XLA
+    # fuses a min into all its consumers; a select it wrote to memory).
+    near_magnitude = jnp.minimum(magnitude, far_magnitude)
+    # Only a huge b needs scaling; for a scalar b (the usual case) this select
+    # is a scalar. A per-element scale factor (as for large |x| before) split
+    # XLA's CPU fusion into 4 passes over memory.
+    factor = jnp.where(b > big_b, scale, 1)
+    scaled_x = near_magnitude * factor
     scaled_b = (b * factor) * factor
     square = scaled_x * scaled_x
+    # The rounding of x^2 itself is not carried: it moves r by a quarter ULP
+    # at most, and the Dekker product that would carry it was a sixth of
+    # the arithmetic (value 1.65 instead of 1.49 ULP, derivative 3.0
+    # instead of 2.75, measured).
     total, total_err = two_sum(square, scaled_b)
-    total_err = total_err + two_product_error(scaled_x, scaled_x, square)
     root = jnp.sqrt(total)
     # r = root + correction to about twice the working precision: the
     # residual t + t_err - root^2 is formed exactly (t - fl(root^2) cancels
     # exactly, Sterbenz) and sqrt(root^2 + res) = root + res / (2 root). 0 / 0
     # where t = 0 (x = b = 0) means no correction.
-    root_sq = root * root
-    residual = ((total - root_sq) - two_product_error(root, root, root_sq)) + total_err
-    correction = jnp.where(total > 0, residual / (2 * root), 0)
+    root_hi = _upper_half(root)
+    root_lo = root - root_hi
+    residual = (
+        ((total - root_hi * root_hi) - 2 * (root_hi * root_lo)) - root_lo * root_lo
+    ) + total_err
+    correction = residual * (0.5 * _rough_reciprocal(root))
     # r + |x| = sum_hi + sum_lo, the same to twice the working precision, so
     # that the result below is rounded about once: with r and r + |x| each
     # rounded, y came out 2.74 ULP off (float32, measured).
     sum_hi, sum_err = two_sum(root, scaled_x)
-    sum_hi = jnp.where(magnitude == jnp.inf, jnp.inf, sum_hi)
     sum_lo = sum_err + correction
-    scaled_r = jnp.where(magnitude == jnp.inf, jnp.inf, root + correction)
-    # Both forms use the scaled numbers and are scaled back last, so x + r
-    # cannot overflow where the result does not; b is used unscaled in the
-    # second, where a scaled b could underflow. x >= 0: (x + r) / 2 adds two
-    # non-negative numbers. x < 0: b / (2 (r - x)), whose denominator adds
-    # two positive numbers; b / (2 (s + s_lo)) = b (1 - s_lo / s) / (2 s).
-    unscale_factor = jnp.where(large, unscale, 1)
-    # (The correction goes into the dividend: XLA writes a quotient with two
-    # consumers to memory, a second pass.)
-    y = jnp.where(
+    # x >= 0: (x + r) / 2 adds two non-negative numbers. x < 0: b / (2 (r -
+    # x)), whose denominator adds two positive numbers. Rounding s + s_lo
+    # there costs at most half an ULP (value 1.5 ULP, measured) and saves a
+    # division, which is what this costs beyond jax.nn's one sqrt.
+    unscale = 1 / factor
+    near_y = jnp.where(
         x >= 0,
-        unscale_factor * (0.5 * (sum_hi + sum_lo)),
-        ((b - b * (sum_lo / sum_hi)) / (2 * sum_hi)) * factor,
+        unscale * (0.5 * (sum_hi + sum_lo)),
+        (b / (2 * (sum_hi + sum_lo))) * factor,
     )
-    r = unscale_factor * scaled_r
+    near_r = unscale * (root + correction)
+    # Far: r = |x| (1 + b / (2 x^2)), y = x + b / (4 x) or b / (4 |x|); the
+    # next terms are below 2^-(nmant + 5) relative. Infinite x gives inf or 0.
+    # (b / 4 first: 4 |x| overflows for |x| > 8.5e37 in float32. One
+    # quotient for both signs and r.)
+    far_quotient = (0.25 * b) / magnitude
+    far_y = jnp.where(x > 0, x + far_quotient, far_quotient)
+    far_r = magnitude + 2 * far_quotient
+    y = jnp.where(is_far, far_y, near_y)
+    r = jnp.where(is_far, far_r, near_r)
     # dy/dx = (1 + x / r) / 2 = y / r, again without cancellation. At x = 0 it
     # is 1/2 for every b, including b = 0 (the kink of relu), where y / r is
     # 0 / 0. At x = inf, y / r is inf / inf: the limit is 1.
@@ -170,9 +207,12 @@ def squareplus(x: ArrayLike, b: ArrayLike = 4) -> jax.Array:
     is 1/2 at x = 0 for every b (also b = 0); :math:`\partial/\partial b =
     1/(4\sqrt{x^2+b})`. For x < 0 the value is computed as
     :math:`b / (2(\sqrt{x^2+b} - x))`, without the cancellation that costs
-    ``jax.nn.squareplus`` thousands of ULP there, and :math:`x^2` is carried
-    with its rounding error; x^2 + b is scaled so that it cannot overflow
-    (``jax.nn.squareplus`` gives inf for |x| > 1.8e19 in float32).
+    ``jax.nn.squareplus`` thousands of ULP there, and the square root is
+    corrected by its exact residual. Far from 0 (:math:`|x| > 2^{13}\sqrt{b}` in
+    float32) :math:`\sqrt{x^2+b} = |x| + b/(2|x|)` to the working precision,
+    so nothing overflows (``jax.nn.squareplus`` gives inf for |x| > 1.8e19 in
+    float32) and b = 0 gives relu exactly; a b so large that x^2 + b could
+    overflow is scaled by a power of two.
 
     Accuracy (float32, default b, tested on a strided sweep of all inputs):
     value within 2.5 ULP, derivatives within 4 ULP wherever the result is a
