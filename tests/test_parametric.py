@@ -4,9 +4,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
-from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec
 from jax.test_util import check_grads
 
@@ -336,32 +334,6 @@ def test_prelu_as_an_equinox_module_field():
     np.testing.assert_array_equal(grads.activation.negative_slope, [-1.0, -2.0, 0.0])
     moved = eqx.tree_at(lambda b: b.activation.negative_slope, block, jnp.zeros(3))
     np.testing.assert_array_equal(moved(x), [[0.0, 0.0, 1.0]])
-
-
-def test_prelu_inside_a_flax_nnx_module_trains_with_nnx_optimizer():
-    class Block(nnx.Module):
-        def __init__(self):
-            self.weight = nnx.Param(-jnp.eye(3))
-            # nnx asks that a pytree attribute holding arrays be marked as data;
-            # an nnx.Param slope makes nnx.Optimizer(wrt=nnx.Param) train it.
-            self.activation = nnx.data(jaxact.PReLU(nnx.Param(jnp.full((3,), 0.25))))
-
-        def __call__(self, x):
-            return self.activation(x @ self.weight)
-
-    block = Block()
-    x = jnp.array([[1.0, 2.0, -1.0]])
-    np.testing.assert_array_equal(block(x), [[-0.25, -0.5, 1.0]])
-    optimizer = nnx.Optimizer(block, optax.sgd(0.5), wrt=nnx.Param)
-
-    @nnx.jit
-    def step(block, optimizer):
-        grads = nnx.grad(lambda b: b(x).sum())(block)
-        optimizer.update(block, grads)
-
-    step(block, optimizer)
-    # d/da of sum(prelu) = sum of the negative inputs: -1, -2, 0 per channel.
-    np.testing.assert_allclose(block.activation.negative_slope[...], [0.75, 1.25, 0.25])
 
 
 # --------------------------------------------------------------------------
