@@ -166,12 +166,13 @@ def ref_log1mexp(xp, x):
     small = x <= math.log(2.0)
     below = xp.log(-xp.expm1(-xp.where(small, x, 1.0)))
     above = xp.log1p(-xp.exp(-xp.where(small, 1.0, x)))
-    # 1 / expm1(x) = e^-x / (1 - e^-x), finite for every x > 0.
+    # 1 / expm1(x) = e^-x / (1 - e^-x), finite for every x > 0; +inf at
+    # x = 0 (also -0, where 1 / expm1 would give -inf); NaN below 0, outside
+    # the domain, like the value there.
     e = xp.exp(-x)
-    return {
-        "f": xp.where(small, below, above),
-        "f'": xp.where(small, 1 / xp.expm1(xp.where(small, x, 1.0)), e / (1 - e)),
-    }
+    slope = xp.where(small, 1 / xp.expm1(xp.where(small, x, 1.0)), e / (1 - e))
+    slope = xp.where(x < 0, math.nan, xp.where(x == 0, math.inf, slope))
+    return {"f": xp.where(small, below, above), "f'": slope}
 
 
 # --------------------------------------------------------------------------
