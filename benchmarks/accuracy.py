@@ -42,13 +42,28 @@ from jax import lax
 
 import jaxact
 from benchmarks.references import (
+    ref_celu,
     ref_elu,
+    ref_gelu_erf,
+    ref_gelu_tanh,
     ref_generalized_logistic,
+    ref_hard_sigmoid,
+    ref_hard_silu,
+    ref_hard_tanh,
     ref_leaky_relu,
+    ref_log1mexp,
     ref_log_sigmoid,
+    ref_mish,
     ref_relu,
+    ref_relu6,
+    ref_selu,
     ref_sigmoid,
+    ref_silu,
+    ref_soft_sign,
     ref_softplus,
+    ref_sparse_plus,
+    ref_sparse_sigmoid,
+    ref_squareplus,
     ref_tanh,
 )
 from benchmarks.timing import machine_line
@@ -154,6 +169,39 @@ def functions():
             "jax.nn": _value_and_derivative(jax.nn.leaky_relu),
         }),
     ]
+    # The activations of issue 10, each against its jax.nn namesake (swish and
+    # hard_swish are aliases of silu and hard_silu, and glu is not elementwise).
+    # celu's alpha is differentiated too: its reference has df/dalpha.
+    table.append(("celu", ref_celu, {
+        "jaxact": _with_alpha_derivative(jaxact.celu, 1.0),
+        "jax.nn": _with_alpha_derivative(jax.nn.celu, 1.0),
+    }))
+    table.append(("gelu", ref_gelu_tanh, {
+        "jaxact": _value_and_derivative(functools.partial(jaxact.gelu, approximate=True)),
+        "jax.nn": _value_and_derivative(functools.partial(jax.nn.gelu, approximate=True)),
+    }))
+    table.append(("gelu_exact", ref_gelu_erf, {
+        "jaxact": _value_and_derivative(functools.partial(jaxact.gelu, approximate=False)),
+        "jax.nn": _value_and_derivative(functools.partial(jax.nn.gelu, approximate=False)),
+    }))
+    for name, reference in (
+        ("silu", ref_silu),
+        ("mish", ref_mish),
+        ("log1mexp", ref_log1mexp),
+        ("soft_sign", ref_soft_sign),
+        ("squareplus", ref_squareplus),
+        ("relu6", ref_relu6),
+        ("selu", ref_selu),
+        ("hard_sigmoid", ref_hard_sigmoid),
+        ("hard_silu", ref_hard_silu),
+        ("hard_tanh", ref_hard_tanh),
+        ("sparse_plus", ref_sparse_plus),
+        ("sparse_sigmoid", ref_sparse_sigmoid),
+    ):
+        table.append((name, reference, {
+            "jaxact": _value_and_derivative(getattr(jaxact, name)),
+            "jax.nn": _value_and_derivative(getattr(jax.nn, name)),
+        }))
     for alpha in GL_ALPHAS:
         name = f"generalized_logistic alpha={alpha:g}"
         table.append((name, functools.partial(ref_generalized_logistic, alpha=alpha), {

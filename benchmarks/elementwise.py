@@ -64,6 +64,23 @@ ELEMENTWISE: dict[str, Function] = {
     "elu": Function(jaxact.elu, jax.nn.elu),
     "softplus": Function(jaxact.softplus, jax.nn.softplus),
     "log_sigmoid": Function(jaxact.log_sigmoid, jax.nn.log_sigmoid),
+    # issue 10 (swish and hard_swish are aliases; glu is not elementwise)
+    "silu": Function(jaxact.silu, jax.nn.silu),
+    "mish": Function(jaxact.mish, jax.nn.mish),
+    "log1mexp": Function(jaxact.log1mexp, jax.nn.log1mexp),
+    "soft_sign": Function(jaxact.soft_sign, jax.nn.soft_sign),
+    "squareplus": Function(jaxact.squareplus, jax.nn.squareplus),
+    "gelu": Function(jaxact.gelu, jax.nn.gelu),
+    "gelu_exact": Function(lambda x: jaxact.gelu(x, approximate=False),
+                           lambda x: jax.nn.gelu(x, approximate=False)),
+    "relu6": Function(jaxact.relu6, jax.nn.relu6),
+    "selu": Function(jaxact.selu, jax.nn.selu),
+    "celu": Function(jaxact.celu, jax.nn.celu),
+    "hard_sigmoid": Function(jaxact.hard_sigmoid, jax.nn.hard_sigmoid),
+    "hard_silu": Function(jaxact.hard_silu, jax.nn.hard_silu),
+    "hard_tanh": Function(jaxact.hard_tanh, jax.nn.hard_tanh),
+    "sparse_plus": Function(jaxact.sparse_plus, jax.nn.sparse_plus),
+    "sparse_sigmoid": Function(jaxact.sparse_sigmoid, jax.nn.sparse_sigmoid),
 }
 
 

@@ -7,6 +7,8 @@ of the reference" means the same thing at every magnitude.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -86,3 +88,15 @@ def mlp_apply(params, x, activation):
         x = activation(z)
         hidden.append((z, x))
     return x @ params[-1]["w"] + params[-1]["b"], hidden
+
+
+def value_and_slope(reference):
+    """A ``benchmarks.references`` entry, ``(xp, x, ...) -> {"f", "f'", ...}``,
+    as ``(xp, x, ...) -> (value, derivative in x)``."""
+
+    @functools.wraps(reference)
+    def pair(*args, **kwargs):
+        out = reference(*args, **kwargs)
+        return out["f"], out["f'"]
+
+    return pair

@@ -20,7 +20,7 @@ import pytest
 
 import jaxact
 from benchmarks import references
-from tests.helpers import ulp_error
+from tests.helpers import ulp_error, value_and_slope
 
 FORWARD_MAX_ULP = 2.5
 DERIVATIVE_MAX_ULP = 4.0
@@ -35,12 +35,7 @@ FLOAT64_TINY = float(np.finfo(np.float64).tiny)
 
 def _reference(ref, **parameters):
     """numpy float64 x -> (value, derivative in x) of a benchmarks.references entry."""
-
-    def evaluate(x):
-        out = ref(np, x, **parameters)
-        return out["f"], out["f'"]
-
-    return evaluate
+    return functools.partial(value_and_slope(ref), np, **parameters)
 
 
 FLOAT32_CASES = {

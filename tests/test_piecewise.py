@@ -2,7 +2,8 @@
 sparse_plus and sparse_sigmoid: against float64 and mpmath references, and
 against jax.nn for values, kinks, dtypes and signatures.
 
-References are ``ref_NAME(xp, x) -> (value, derivative)`` written with the
+References are ``ref_NAME(xp, x) -> (value, derivative)`` (from
+``benchmarks.references``, shared with ``make accuracy``) written with the
 array module ``xp`` (numpy, or jax.numpy under float64), each the definition
 evaluated in float64 without cancellation.
 """
@@ -22,7 +23,8 @@ import pytest
 from jax.test_util import check_grads
 
 import jaxact
-from tests.helpers import ulp_error
+from benchmarks import references
+from tests.helpers import ulp_error, value_and_slope
 
 FORWARD_MAX_ULP = 2.5
 DERIVATIVE_MAX_ULP = 4.0
@@ -30,8 +32,8 @@ FLOAT64_MAX_ULP = 4.0
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 FLOAT64_TINY = float(np.finfo(np.float64).tiny)
 
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
+SELU_ALPHA = references.SELU_ALPHA
+SELU_SCALE = references.SELU_SCALE
 
 NAMES = ["relu6", "selu", "celu", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
          "sparse_plus", "sparse_sigmoid"]
@@ -45,61 +47,18 @@ PIECEWISE = [*BITWISE, "hard_silu", "sparse_plus"]
 # float64 references
 
 
-def ref_relu6(xp, x):
-    return xp.minimum(xp.maximum(x, 0.0), 6.0), xp.where((x > 0) & (x < 6), 1.0, 0.0)
-
-
-def ref_hard_sigmoid(xp, x):
-    value = xp.minimum(xp.maximum(x + 3, 0.0), 6.0) / 6
-    return value, xp.where((x > -3) & (x < 3), 1 / 6, 0.0)
-
-
-def ref_hard_silu(xp, x):
-    value = x * xp.minimum(xp.maximum(x + 3, 0.0), 6.0) / 6
-    inside = (x > -3) & (x < 3)
-    return value, xp.where(inside, (2 * x + 3) / 6, xp.where(x >= 3, 1.0, 0.0))
-
-
-def ref_hard_tanh(xp, x):
-    return xp.minimum(xp.maximum(x, -1.0), 1.0), xp.where(xp.abs(x) <= 1, 1.0, 0.0)
-
-
-def ref_sparse_plus(xp, x):
-    quadratic = (x + 1) ** 2 / 4
-    value = xp.where(x <= -1, 0.0, xp.where(x >= 1, x, quadratic))
-    return value, xp.where(x <= -1, 0.0, xp.where(x >= 1, 1.0, (x + 1) / 2))
-
-
-def ref_sparse_sigmoid(xp, x):
-    value = xp.minimum(xp.maximum(x + 1, 0.0), 2.0) / 2
-    magnitude = xp.abs(x)
-    return value, xp.where(magnitude < 1, 0.5, xp.where(magnitude == 1, 0.25, 0.0))
-
-
-def ref_selu(xp, x):
-    negative = xp.minimum(x, 0.0)
-    value = SELU_SCALE * xp.where(x > 0, x, SELU_ALPHA * xp.expm1(negative))
-    return value, SELU_SCALE * xp.where(x > 0, 1.0, SELU_ALPHA * xp.exp(negative))
-
-
-def ref_celu(xp, x, alpha=1.0):
-    # x / alpha rounds once in float64: 2^-53 relative, below 2^-40 float32
-    # ULPs even after exp multiplies it by |t| <= 1000.
-    t = xp.minimum(x, 0.0) / alpha
-    return xp.where(x > 0, x, alpha * xp.expm1(t)), xp.where(x > 0, 1.0, xp.exp(t))
+ref_relu6 = value_and_slope(references.ref_relu6)
+ref_hard_sigmoid = value_and_slope(references.ref_hard_sigmoid)
+ref_hard_silu = value_and_slope(references.ref_hard_silu)
+ref_hard_tanh = value_and_slope(references.ref_hard_tanh)
+ref_sparse_plus = value_and_slope(references.ref_sparse_plus)
+ref_sparse_sigmoid = value_and_slope(references.ref_sparse_sigmoid)
+ref_selu = value_and_slope(references.ref_selu)
+ref_celu = value_and_slope(references.ref_celu)
 
 
 def ref_celu_d_alpha(xp, x, alpha=1.0):
-    """d/dalpha alpha expm1(x / alpha) = expm1(t) - t e^t, t = x / alpha <= 0.
-
-    The difference cancels as t -> 0 (it is -t^2/2 - t^3/3 - t^4/8 - ...);
-    for |t| < 1e-3 the series, whose first omitted term is 1e-9 relative,
-    replaces it; above, float64 loses at most 2^-53 * 2 / |t| < 2^-41.
-    """
-    t = xp.minimum(x, 0.0) / alpha
-    series = -t * t * (1 / 2 + t * (1 / 3 + t * (1 / 8 + t / 30)))
-    direct = xp.expm1(t) - t * xp.exp(t)
-    return xp.where(x > 0, 0.0, xp.where(t > -1e-3, series, direct))
+    return references.ref_celu(xp, x, alpha)["df/dalpha"]
 
 
 celu_half = functools.partial(jaxact.celu, alpha=0.5)

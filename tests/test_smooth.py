@@ -1,8 +1,9 @@
 """silu/swish, mish, log1mexp, soft_sign and squareplus: accuracy, derivatives
 of every order, limits, dtypes, input rules and transformations.
 
-The float64 references ``ref_NAME(xp, x) -> (value, derivative)`` take the
-array module ``xp`` (numpy, or jax.numpy under float64) and avoid every
+The float64 references ``ref_NAME(xp, x) -> (value, derivative)`` (from
+``benchmarks.references``, shared with ``make accuracy``) take the array
+module ``xp`` (numpy, or jax.numpy under float64) and avoid every
 cancellation, so that they are within a few float64 ULPs of the truth for
 float32 inputs; the float64 checks use mpmath instead.
 """
@@ -21,7 +22,8 @@ import numpy as np
 import pytest
 
 import jaxact
-from tests.helpers import ulp_error
+from benchmarks import references
+from tests.helpers import ulp_error, value_and_slope
 
 FORWARD_MAX_ULP = 2.5
 DERIVATIVE_MAX_ULP = 4.0
@@ -34,61 +36,15 @@ FLOAT64_TINY = float(np.finfo(np.float64).tiny)
 # float64 references
 
 
-def ref_soft_sign(xp, x):
-    return x / (xp.abs(x) + 1), 1 / (xp.abs(x) + 1) ** 2
-
-
-def ref_squareplus(xp, x, b=4.0):
-    # (x + r) / 2 = b / (2 (r - x)): the second form for x < 0, where the
-    # first cancels. x^2 of a float32 is exact in float64.
-    r = xp.sqrt(x * x + b)
-    y = xp.where(x >= 0, (x + r) / 2, b / (2 * (r + xp.abs(x))))
-    return y, y / r
-
-
-def ref_silu(xp, x):
-    # sigma(x) = m / (1 + e) with e = exp(-|x|), m = 1 (x >= 0) or e (x < 0);
-    # silu' = m g / (1 + e)^2 with g = 1 + e + x e (x >= 0), 1 + x + e (x < 0).
-    # The latter cancels near x0 = -1.2785: float64 keeps 2^-52 / |x - x0| of
-    # relative accuracy there, far below a float32 ULP at the sweep's points.
-    e = xp.exp(-xp.abs(x))
-    m = xp.where(x >= 0, 1.0, e)
-    g = xp.where(x >= 0, 1 + e + x * e, (1 + x) + e)
-    return x * m / (1 + e), m * g / (1 + e) ** 2
-
-
-def ref_mish(xp, x):
-    # tanh(softplus(x)) = N / D from e = exp(-|x|): N = 2e + e^2, D = N + 2
-    # for x < 0; N = 1 + 2e, D = N + 2e^2 for x >= 0. mish' = t + x t' with
-    # t' = 4 e w (1 + e) / D^2 (w = e for x >= 0, else 1) cancels near the
-    # root x0 = -1.1924 and left of it, so there it is e h / D^2 with
-    # h = 4 (1 + x) + e (6 + 4x + e (4 + e)), which cancels only near x0
-    # (float64 keeps 2^-52 / |x - x0| there, far below a float32 ULP).
-    e = xp.exp(-xp.abs(x))
-    positive = x >= 0
-    n = xp.where(positive, 1 + 2 * e, e * (e + 2))
-    d = n + xp.where(positive, 2 * e * e, 2.0)
-    t = n / d
-    t_slope = 4 * e * xp.where(positive, e, 1.0) * (1 + e) / d**2
-    h = 4 * (1 + x) + e * ((6 + 4 * x) + e * (4 + e))
-    slope = xp.where(x < -1.1924312145154952, e * h / d**2, t + x * t_slope)
-    return x * t, slope
-
-
-def ref_log1mexp(xp, x):
-    # Maechler's switch at ln 2: log(-expm1(-x)) below, log1p(-exp(-x))
-    # above; each branch masked to its own range.
-    small = x <= math.log(2.0)
-    below = xp.log(-xp.expm1(-xp.where(small, x, 1.0)))
-    above = xp.log1p(-xp.exp(-xp.where(small, 1.0, x)))
-    # 1 / expm1(x) = e^-x / (1 - e^-x), finite for every x > 0.
-    e = xp.exp(-x)
-    return xp.where(small, below, above), xp.where(small, 1 / xp.expm1(xp.where(small, x, 1.0)),
-                                                  e / (1 - e))
+ref_soft_sign = value_and_slope(references.ref_soft_sign)
+ref_squareplus = value_and_slope(references.ref_squareplus)
+ref_silu = value_and_slope(references.ref_silu)
+ref_mish = value_and_slope(references.ref_mish)
+ref_log1mexp = value_and_slope(references.ref_log1mexp)
 
 
 def ref_squareplus_d_b(xp, x, b=4.0):
-    return 1 / (4 * xp.sqrt(x * x + b))
+    return references.ref_squareplus(xp, x, b)["df/db"]
 
 
 soft_sign = jaxact.soft_sign
