@@ -9,7 +9,7 @@ from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_parameter, weak_as_inputs
 from jaxact._src.jvp import binary_activation, compute_dtype, unary_activation
-from jaxact._src.numerics import two_product_error, two_sum
+from jaxact._src.numerics import two_sum
 
 
 @jax.jit

@@ -29,6 +29,7 @@ from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_real_array
 from jaxact._src.jvp import cast, compute_dtype, guard_inputs, kernel, upcast
+from jaxact._src.rectifiers import leaky_value
 
 # --------------------------------------------------------------------------
 # argument checks shared by the functions and the layers
@@ -91,19 +92,10 @@ def _axis(fn_name: str, arg_name: str, axis, ndim: int) -> int:
 # PReLU
 
 
-def _negative_part(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
-    # a * y for y <= 0. With a = 0 the function is relu, whose limit at -inf is
-    # 0, but 0 * -inf is NaN: feed that product the lowest finite value instead.
-    # jnp.maximum keeps NaN, so NaN inputs still give NaN. The bound is a
-    # Python float so that a weakly typed input stays weakly typed.
-    lowest = float(jnp.finfo(x.dtype).min)
-    return negative_slope * jnp.where(negative_slope == 0, jnp.maximum(x, lowest), x)
-
-
 def _prelu_value(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
-    # The formula of jaxact.leaky_relu, on the same float32 operands for half
-    # precision, so the two agree bit for bit for a scalar slope.
-    return jnp.where(x > 0, x, _negative_part(x, negative_slope))
+    # leaky_relu's value, on the same float32 operands for half precision, so
+    # the two agree bit for bit for a scalar slope.
+    return leaky_value(x, negative_slope)
 
 
 # prelu is piecewise linear in x and linear in the slope, so every derivative

@@ -88,20 +88,29 @@ def relu(x: ArrayLike) -> jax.Array:
 
 
 @jax.jit
-def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
-    positive = x >= 0
+def leaky_value(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
+    """x for x > 0, else negative_slope * x, with the limits of every slope.
+
+    The value of leaky_relu and of prelu, so that the two agree bit for bit.
+    """
     # With a zero slope the limit at -inf is 0, but 0 * -inf is NaN: give that
     # product the lowest finite value instead (NaN stays NaN through maximum).
-    lowest = jnp.finfo(x.dtype).min
+    # The bound is a Python float so that a weakly typed x stays weakly typed.
+    lowest = float(jnp.finfo(x.dtype).min)
     negative_part = negative_slope * jnp.where(negative_slope == 0, jnp.maximum(x, lowest), x)
     # Likewise an infinite slope times x = 0 is NaN, where the value is 0 for
-    # every slope: x * 0 keeps x's sign, and flushes a subnormal x as the
-    # product would.
+    # every slope: x * 0 keeps x's sign (so leaky_relu(+0.0, -0.7) is +0.0, as
+    # jax.nn's), and flushes a subnormal x as the product would.
     negative_part = jnp.where(x == 0, x * 0, negative_part)
     # The value selects on x > 0 (the two branches agree at 0): the CPU treats a
     # subnormal x as 0, and x >= 0 would pass a negative subnormal through
     # unflushed, above the flushed values of its normal neighbours.
-    y = jnp.where(x > 0, x, negative_part)
+    return jnp.where(x > 0, x, negative_part)
+
+
+def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
+    positive = x >= 0
+    y = leaky_value(x, negative_slope)
     # A NaN input has NaN derivatives of every order, in both directions.
     nan = nan_marker(x, negative_slope)
     dy_dx = cast(jnp.where(positive, 1, negative_slope), x.dtype) + nan
