@@ -384,7 +384,7 @@ def test_squareplus_far_region_and_relu_limit():
     x = np.float32([-3e38, -1.6e38, -1e25, -2e4, 2e4, 1e25, 3e38])
     for b in (np.float32(1e6), np.float32(1e30), np.float32(4.0)):
         value, slope = jax.jvp(
-            lambda x: squareplus(x, b), (jnp.asarray(x),), (jnp.ones_like(jnp.asarray(x)),)
+            lambda x, b=b: squareplus(x, b), (jnp.asarray(x),), (jnp.ones_like(jnp.asarray(x)),)
         )
         expected_value, expected_slope = ref_squareplus(np, x.astype(np.float64), float(b))
         assert_normal_results_within(x, value, expected_value, FORWARD_MAX_ULP, f"b={b}")

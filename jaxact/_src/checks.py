@@ -222,6 +222,10 @@ def as_kernel_parameter(
     finite, normal in float32 and float64, and broadcasts against any x, so
     it passes every check of as_parameter.
     """
+    if type(value) is int and abs(value) <= 2**24:
+        # A small Python int (squareplus's default b = 4) is exactly this float,
+        # weakly typed as the int is.
+        value = float(value)
     if type(value) is float and (
         value == 0.0 or _ORDINARY_MAGNITUDES[0] <= abs(value) <= _ORDINARY_MAGNITUDES[1]
     ):

@@ -18,7 +18,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_real_array, weak_as_inputs
-from jaxact._src.jvp import unary_activation
+from jaxact._src.jvp import kernel, unary_activation
 from jaxact._src.numerics import fast_two_sum
 
 # 1/6 as two float32s: p * hi + p * lo is p / 6 to within a rounding.
@@ -159,8 +159,7 @@ hard_swish = hard_silu
 
 
 @jax.custom_jvp
-@jax.jit
-def _hard_tanh(x: jax.Array) -> jax.Array:
+def _hard_tanh_rule(x: jax.Array) -> jax.Array:
     if jnp.issubdtype(x.dtype, jnp.unsignedinteger):
         # No value is below -1; comparing with -1 would wrap it to the
         # dtype's maximum (jax.nn.hard_tanh(uint8 1) is 255).
@@ -170,14 +169,18 @@ def _hard_tanh(x: jax.Array) -> jax.Array:
     return jnp.where(x > 1, 1, jnp.where(x < -1, -1, x))
 
 
-@_hard_tanh.defjvp
+@_hard_tanh_rule.defjvp
 def _hard_tanh_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
     # hard_tanh'(±1) = 1, as jax.nn.hard_tanh. The tangent stays linear in
     # x_dot (a select between x_dot and a multiple of it), with a NaN
     # input's NaN as a factor (see relu's rule).
     off_slope = _zero_or_nan(x).astype(x_dot.dtype)
-    return _hard_tanh(x), jnp.where((x >= -1) & (x <= 1), x_dot, x_dot * off_slope)
+    return _hard_tanh_rule(x), jnp.where((x >= -1) & (x <= 1), x_dot, x_dot * off_slope)
+
+
+# One jitted call (see jvp.kernel): an eager call takes jax's fast path.
+_hard_tanh = kernel(_hard_tanh_rule)
 
 
 def hard_tanh(x: ArrayLike) -> jax.Array:

@@ -13,7 +13,6 @@ from jax.typing import ArrayLike
 from jaxact._src.checks import (
     as_float_array,
     as_kernel_parameter,
-    as_parameter,
     as_real_array,
     weak_as_inputs,
 )
@@ -512,7 +511,8 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     See also: :func:`elu`, :func:`selu`.
     """
     x = as_float_array("celu", x)
-    alpha = as_parameter(
-        "celu", "alpha", alpha, compute_dtype(x.dtype), minimum=0.0, inclusive=False
+    alpha = as_kernel_parameter(
+        "celu", "alpha", alpha, compute_dtype(x.dtype),
+        x_shape=x.shape, minimum=0.0, inclusive=False
     )
     return weak_as_inputs(_celu(x, alpha), x, alpha)
