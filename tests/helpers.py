@@ -100,3 +100,31 @@ def value_and_slope(reference):
         return out["f"], out["f'"]
 
     return pair
+
+
+def assert_normal_results_within(
+    x, got, reference, max_ulp, context, *, min_fraction=0.4, exact_zeros=False
+):
+    """ULP bound wherever the true result is a normal float32.
+
+    Results below the smallest normal float32 are flushed to zero by XLA's
+    CPU and are judged apart: they must be finite (and exactly 0 where the
+    true result is 0, with ``exact_zeros``). ``min_fraction`` guards against a
+    sweep that, by mistake, has almost no normal results to judge.
+    """
+    tiny_normal = float(np.finfo(np.float32).tiny)
+    got = np.asarray(got)
+    magnitude = np.abs(reference)
+    normal = (magnitude >= tiny_normal) & (magnitude <= np.finfo(np.float32).max)
+    assert normal.sum() > min_fraction * x.size, f"{context}: too few normal results to judge"
+    error = ulp_error(got[normal], reference[normal])
+    worst = int(np.argmax(error))
+    assert error[worst] <= max_ulp, (
+        f"{context}: {error[worst]:.3g} ULP > {max_ulp} at x = {x[normal][worst]!r}: "
+        f"got {got[normal][worst]!r}, expected {reference[normal][worst]!r}"
+    )
+    if exact_zeros:
+        zero = reference == 0
+        assert np.all(got[zero] == 0), f"{context}: nonzero where the result is 0"
+    tiny = magnitude < tiny_normal
+    assert np.all(np.isfinite(got[tiny])), f"{context}: NaN/inf where the result is tiny"

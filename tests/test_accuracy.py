@@ -20,7 +20,7 @@ import pytest
 
 import jaxact
 from benchmarks import references
-from tests.helpers import ulp_error, value_and_slope
+from tests.helpers import assert_normal_results_within, ulp_error, value_and_slope
 
 FORWARD_MAX_ULP = 2.5
 DERIVATIVE_MAX_ULP = 4.0
@@ -98,25 +98,6 @@ def _value_and_derivative(fn):
 
 def value_and_derivative(fn, x):
     return _value_and_derivative(fn)(x)
-
-
-def assert_normal_results_within(x, got, reference, max_ulp, context):
-    """ULP check over inputs whose true result is a normal float32.
-
-    Results below the smallest normal float32 are flushed to zero by XLA's
-    CPU and are judged apart (they must be neither NaN nor inf).
-    """
-    got = np.asarray(got)
-    normal = (np.abs(reference) >= FLOAT32_TINY) & (np.abs(reference) <= np.finfo(np.float32).max)
-    assert normal.sum() > 0.4 * x.size, f"{context}: too few normal results to judge"
-    error = ulp_error(got[normal], reference[normal])
-    worst = int(np.argmax(error))
-    assert error[worst] <= max_ulp, (
-        f"{context}: {error[worst]:.3g} ULP > {max_ulp} at x = {x[normal][worst]!r}: "
-        f"got {got[normal][worst]!r}, expected {reference[normal][worst]!r}"
-    )
-    tiny = ~normal & np.isfinite(reference)
-    assert np.all(np.isfinite(got[tiny])), f"{context}: NaN/inf where the result is tiny"
 
 
 @pytest.mark.parametrize("name", list(FLOAT32_CASES))

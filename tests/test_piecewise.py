@@ -24,6 +24,7 @@ from jax.test_util import check_grads
 
 import jaxact
 from benchmarks import references
+from tests import helpers
 from tests.helpers import ulp_error, value_and_slope
 
 FORWARD_MAX_ULP = 2.5
@@ -145,22 +146,10 @@ def float32_sweep() -> np.ndarray:
     return np.concatenate([patterns, jax_nn_zero_gradient, *kinks]).astype(np.float32)
 
 
-def assert_normal_results_within(x, got, reference, max_ulp, context):
-    """ULP check where the true result is a normal float32; smaller results
-    (flushed to 0 on the CPU) must be finite."""
-    got = np.asarray(got)
-    normal = (np.abs(reference) >= FLOAT32_TINY) & (np.abs(reference) <= np.finfo(np.float32).max)
-    assert normal.sum() > 0.2 * x.size, f"{context}: too few normal results to judge"
-    error = ulp_error(got[normal], reference[normal])
-    worst = int(np.argmax(error))
-    assert error[worst] <= max_ulp, (
-        f"{context}: {error[worst]:.3g} ULP > {max_ulp} at x = {x[normal][worst]!r}: "
-        f"got {got[normal][worst]!r}, expected {reference[normal][worst]!r}"
-    )
-    zero = reference == 0
-    assert np.all(got[zero] == 0), f"{context}: nonzero where the result is 0"
-    tiny = np.abs(reference) < FLOAT32_TINY
-    assert np.all(np.isfinite(got[tiny])), f"{context}: NaN/inf where the result is tiny"
+# The piecewise functions are exactly 0 on whole half-lines: those zeros must be exact.
+assert_normal_results_within = functools.partial(
+    helpers.assert_normal_results_within, min_fraction=0.2, exact_zeros=True
+)
 
 
 # --------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import pytest
 
 import jaxact
 from benchmarks import references
+from tests import helpers
 from tests.helpers import ulp_error, value_and_slope
 
 FORWARD_MAX_ULP = 2.5
@@ -108,18 +109,10 @@ def float32_sweep() -> np.ndarray:
     return x[np.isfinite(x) & (np.abs(x) >= FLOAT32_TINY)]
 
 
-def assert_normal_results_within(x, got, reference, max_ulp, context):
-    got = np.asarray(got)
-    normal = (np.abs(reference) >= FLOAT32_TINY) & (np.abs(reference) <= np.finfo(np.float32).max)
-    assert normal.sum() > 0.3 * x.size, f"{context}: too few normal results to judge"
-    error = ulp_error(got[normal], reference[normal])
-    worst = int(np.argmax(error))
-    assert error[worst] <= max_ulp, (
-        f"{context}: {error[worst]:.3g} ULP > {max_ulp} at x = {x[normal][worst]!r}: "
-        f"got {got[normal][worst]!r}, expected {reference[normal][worst]!r}"
-    )
-    tiny = ~normal & np.isfinite(reference)
-    assert np.all(np.isfinite(got[tiny])), f"{context}: NaN/inf where the result is tiny"
+# A third of the sweep at least has normal results (log1mexp sees |x| only).
+assert_normal_results_within = functools.partial(
+    helpers.assert_normal_results_within, min_fraction=0.3
+)
 
 
 @pytest.mark.parametrize("name", list(FLOAT32_CASES))
