@@ -61,3 +61,19 @@ def test_report_command_redraws_from_json_alone(quick_run):
     assert main(["report", "--out", str(quick_run)]) == 0
     assert (quick_run / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert (quick_run / "REPORT.md").read_text() == report
+
+
+def test_curves_has_a_panel_set_of_the_modern_functions(quick_run):
+    # The second panel set: the jax.nn functions beyond the classic eight, with
+    # finite values and derivatives over the whole plotted range.
+    results = json.loads((quick_run / "curves.json").read_text())
+    modern = results["modern"]
+    assert modern and set(modern) <= set(results["curves"])
+    labels = {label for family in modern for label in results["curves"][family]}
+    for name in ("silu", "mish", "selu", "soft_sign", "hard_tanh", "sparse_plus", "relu6"):
+        assert name in labels, name
+    for family in modern:
+        for label, curve in results["curves"][family].items():
+            for key in ("value", "derivative"):
+                values = curve[key]
+                assert all(v is not None and abs(v) < float("inf") for v in values), (label, key)
