@@ -128,3 +128,19 @@ def assert_normal_results_within(
         assert np.all(got[zero] == 0), f"{context}: nonzero where the result is 0"
     tiny = magnitude < tiny_normal
     assert np.all(np.isfinite(got[tiny])), f"{context}: NaN/inf where the result is tiny"
+
+
+def assert_rounded_once(half, single, dtype, context, inputs):
+    """``half`` (a bfloat16/float16 result) is ``single`` (the float32 result) rounded once.
+
+    NaN matches NaN; ``inputs`` names the first input that differs.
+    """
+    assert half.dtype == jnp.dtype(dtype)
+    half = np.asarray(half).astype(np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        rounded = np.asarray(single).astype(dtype).astype(np.float32)
+    same = (half == rounded) | (np.isnan(half) & np.isnan(rounded))
+    assert same.all(), (
+        f"{context}: {int((~same).sum())} of {same.size} differ, first at "
+        f"{inputs[~same][0]!r}: {half[~same][0]!r} vs {rounded[~same][0]!r}"
+    )

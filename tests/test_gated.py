@@ -20,7 +20,7 @@ import pytest
 
 import jaxact
 from benchmarks import references
-from tests.helpers import ulp_error
+from tests.helpers import assert_rounded_once, ulp_error
 
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 FLOAT64_TINY = float(np.finfo(np.float64).tiny)
@@ -135,15 +135,7 @@ def test_half_precision_is_the_float32_result_rounded_once(dtype):
         got = glu_and_partials(jnp.asarray(x))
         wide = glu_and_partials(jnp.asarray(x.astype(np.float32)))
         for name, half, single in zip(("value", "d/da", "d/db"), got, wide, strict=True):
-            assert half.dtype == jnp.dtype(dtype)
-            half = np.asarray(half).astype(np.float32)
-            with np.errstate(invalid="ignore", over="ignore"):
-                rounded = np.asarray(single).astype(dtype).astype(np.float32)
-            same = (half == rounded) | (np.isnan(half) & np.isnan(rounded))
-            assert same.all(), (
-                f"glu {name} {np.dtype(dtype).name}: {int((~same).sum())} differ, first at "
-                f"b = {gates[~same][0]!r}: {half[~same][0]!r} vs {rounded[~same][0]!r}"
-            )
+            assert_rounded_once(half, single, dtype, f"glu {name} {np.dtype(dtype).name}", gates)
 
 
 def test_float64_against_mpmath():

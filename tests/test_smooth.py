@@ -24,7 +24,7 @@ import pytest
 import jaxact
 from benchmarks import references
 from tests import helpers
-from tests.helpers import ulp_error, value_and_slope
+from tests.helpers import assert_rounded_once, ulp_error, value_and_slope
 
 FORWARD_MAX_ULP = 2.5
 DERIVATIVE_MAX_ULP = 4.0
@@ -169,15 +169,7 @@ def test_half_precision_is_the_float32_result_rounded_once(name, dtype):
     value, slope = evaluate(jnp.asarray(x))
     value32, slope32 = evaluate(jnp.asarray(x.astype(np.float32)))
     for quantity, got, wide in [("value", value, value32), ("derivative", slope, slope32)]:
-        assert got.dtype == jnp.dtype(dtype)
-        got = np.asarray(got).astype(np.float32)
-        with np.errstate(invalid="ignore", over="ignore"):
-            rounded = np.asarray(wide).astype(dtype).astype(np.float32)
-        same = (got == rounded) | (np.isnan(got) & np.isnan(rounded))
-        assert same.all(), (
-            f"{name} {quantity}: {int((~same).sum())} of {x.size} differ, first at "
-            f"x = {x[~same][0]!r}: {got[~same][0]!r} vs {rounded[~same][0]!r}"
-        )
+        assert_rounded_once(got, wide, dtype, f"{name} {quantity}", x)
 
 
 # --------------------------------------------------------------------------
