@@ -10,6 +10,7 @@ cheap path for common arguments must not skip the checks.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import pathlib
 import subprocess
@@ -23,7 +24,7 @@ import numpy as np
 import pytest
 
 import jaxact
-from jaxact._src import checks
+from jaxact._src import algebraic, checks, rectifiers
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -138,6 +139,34 @@ def test_a_float_array_and_a_plain_float_parameter_are_not_converted_again():
     _assert_same_bits(jaxact.elu(-x, 0.7), jaxact.elu(-x, jnp.float32(0.7)), "elu(-1, 0.7)")
     _assert_same_bits(jaxact.leaky_relu(-x, 0.1), jaxact.leaky_relu(-x, jnp.float32(0.1)),
                       "leaky_relu(-1, 0.1)")
+
+
+DEFAULTED = {
+    # public function, the parameter's name
+    "leaky_relu": (jaxact.leaky_relu, "negative_slope"),
+    "elu": (jaxact.elu, "alpha"),
+    "celu": (jaxact.celu, "alpha"),
+    "squareplus": (jaxact.squareplus, "b"),
+}  # generalized_logistic's default alpha = 1 is the sigmoid itself
+
+
+@pytest.mark.parametrize("name", list(DEFAULTED))
+def test_default_parameter_kernel_gives_the_bits_of_the_general_one(name):
+    # An eager call with the default parameter runs a kernel compiled with
+    # it as a constant (no copy of a Python float per call): it must be the
+    # public default and give the bits of the parameter passed as an array.
+    fn, param_name = DEFAULTED[name]
+    module = algebraic if name == "squareplus" else rectifiers
+    kernel = getattr(module, f"_{name}")
+    default = inspect.signature(fn).parameters[param_name].default
+    assert kernel.default_param == float(default), name
+    x = jnp.asarray(_float32_sweep())
+    as_array = jnp.float32(default)
+    _assert_same_bits(fn(x), fn(x, as_array), f"{name} default vs array")
+    _assert_same_bits(fn(x), jax.jit(fn)(x), f"{name} eager default vs jit")
+    grad = jax.vmap(jax.grad(fn))
+    _assert_same_bits(grad(x), jax.vmap(jax.grad(lambda v: fn(v, as_array)))(x),
+                      f"{name} d/dx default vs array")
 
 
 def test_explicit_mesh_and_transfer_guard_in_a_fresh_process():

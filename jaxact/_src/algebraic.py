@@ -182,7 +182,7 @@ def _squareplus_parts(x: jax.Array, b: jax.Array):
     return y, dy_dx, dy_db
 
 
-_squareplus = binary_activation(_squareplus_parts)
+_squareplus = binary_activation(_squareplus_parts, default_param=4.0)
 
 
 def squareplus(x: ArrayLike, b: ArrayLike = 4) -> jax.Array:

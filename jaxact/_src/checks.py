@@ -39,6 +39,13 @@ def default_float_dtype() -> np.dtype:
 
 def is_weakly_typed(value: ArrayLike) -> bool:
     """True for Python scalars and arrays computed from them alone (see jnp's type promotion)."""
+    # Reading the attribute of an array (or tracer) costs a fifth of
+    # jax.typeof, which matters for eager calls on small arrays.
+    kind = type(value)
+    if kind in _ARRAY_CLASSES:
+        return value.weak_type
+    if kind is float:
+        return True
     return jax.typeof(value).weak_type
 
 
@@ -95,7 +102,17 @@ def weak_as_inputs(result: jax.Array, *inputs: jax.Array) -> jax.Array:
     ``jaxact.sigmoid(0.5) * bfloat16_array`` float32 where ``jax.nn.sigmoid``
     gives bfloat16.
     """
-    return with_weak_type(result, all(is_weakly_typed(value) for value in inputs))
+    # A loop, not all() over a generator: half the cost on an eager call.
+    weak_type = True
+    for value in inputs:
+        if not is_weakly_typed(value):
+            weak_type = False
+            break
+    if type(result) in _ARRAY_CLASSES and result.weak_type == weak_type:
+        return result
+    if isinstance(result, jax.Array):
+        _ARRAY_CLASSES.add(type(result))
+    return with_weak_type(result, weak_type)
 
 
 def as_real_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array:

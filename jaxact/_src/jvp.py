@@ -41,7 +41,7 @@ def cast(x: jax.Array, dtype) -> jax.Array:
     return x if x.dtype == dtype else x.astype(dtype)
 
 
-def kernel(activation):
+def kernel(activation, *, default_param: float | None = None):
     """``activation`` (a ``custom_jvp``) as one jitted call that gives the same bits everywhere.
 
     * Called eagerly, a jitted function costs one dispatch (a few µs)
@@ -55,17 +55,30 @@ def kernel(activation):
       input XLA knows at compile time is not folded by XLA's simplifier,
       which reassociates the error-free arithmetic (the barrier costs
       nothing: it does not split the fusion).
+    * ``default_param``, for ``activation(x, param)``: a call whose param
+      is this Python float runs a kernel compiled with it as a constant.
+      A Python float argument of a jitted function is copied to the device
+      on every call, which costs an eager call on a small array as much as
+      the activation itself; the barrier keeps the constant from being
+      folded, so the bits are those of the general kernel.
     """
     jitted = jax.jit(activation)
+    if default_param is not None:
+        with_default = jax.jit(lambda x: activation(x, default_param))
 
     @functools.wraps(activation)
     def call(*args):
+        target = jitted
+        if default_param is not None and type(args[1]) is float and args[1] == default_param:
+            target, args = with_default, args[:1]
         if jax.config.jax_disable_jit:
             with jax.disable_jit(False):
-                return jitted(*args)
-        return jitted(*args)
+                return target(*args)
+        return target(*args)
 
-    return staged_constants(call)
+    call = staged_constants(call)
+    call.default_param = default_param
+    return call
 
 
 def guard_inputs(*args):
@@ -113,11 +126,12 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None):
     return kernel(activation)
 
 
-def binary_activation(value_and_partials):
+def binary_activation(value_and_partials, *, default_param: float | None = None):
     """f(x, p) as a ``custom_jvp`` from ``value_and_partials(x, p) -> (f, df/dx, df/dp)``.
 
     The parameter p is cast to x's compute dtype inside (float32 for half
-    precision), so a Python number may be passed as it is.
+    precision), so a Python number may be passed as it is; ``default_param``
+    is the public function's default p (see kernel).
 
     The rule is registered with ``symbolic_zeros=True``: a parameter that is
     not being differentiated contributes no term at all, rather than a zero
@@ -145,4 +159,4 @@ def binary_activation(value_and_partials):
         return cast(y, x.dtype), cast(y_dot, x.dtype)
 
     activation.defjvp(jvp, symbolic_zeros=True)
-    return kernel(activation)
+    return kernel(activation, default_param=default_param)

@@ -117,7 +117,7 @@ def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
     return y, dy_dx, dy_dslope
 
 
-_leaky_relu = binary_activation(_leaky_relu_parts)
+_leaky_relu = binary_activation(_leaky_relu_parts, default_param=0.01)
 
 
 def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
@@ -195,7 +195,7 @@ def _elu_parts(x: jax.Array, alpha: jax.Array):
     return y, dy_dx, dy_dalpha
 
 
-_elu = binary_activation(_elu_parts)
+_elu = binary_activation(_elu_parts, default_param=1.0)
 
 
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
@@ -462,7 +462,7 @@ def _celu_parts(x: jax.Array, alpha: jax.Array):
     return y, dy_dx, dy_dalpha
 
 
-_celu = binary_activation(_celu_parts)
+_celu = binary_activation(_celu_parts, default_param=1.0)
 
 
 def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
