@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from jax import lax
 
 import jaxact
-from benchmarks.hlo import hlo_op_counts
+from benchmarks.hlo import hlo_op_counts, xla_cost
 from benchmarks.timing import Eager, paired_ratio, summary, timeit_interleaved
 
 # alpha = 1 would take jaxact's sigmoid shortcut; 2 exercises the general path.
@@ -205,6 +205,9 @@ def time_eager(names: Sequence[str], n: int, reps: int, number: int) -> list[dic
                     "contender": label, "reference": reference_label, **summary(samples),
                     "ratio_reference": paired_ratio(samples, times[reference_label]),
                     "python_calls": python_calls(contenders[label].fn, x),
+                    # A forward call is one executable: whether it runs on the
+                    # calling thread depends on its flop count (see hlo.py).
+                    **({"xla": xla_cost(contenders[label].fn, x)} if mode == "forward" else {}),
                 })
             ratio = paired_ratio(times["jaxact"], times[reference_label])
             progress(f"eager {name} {mode}: jaxact / {reference_label} = {ratio:.2f}")
@@ -253,7 +256,8 @@ def time_scaling(names: Sequence[str], sizes: Sequence[int], reps: int) -> list[
                              "ratio_reference": paired_ratio(
                                  samples, times[function.reference_label]),
                              "ns_per_element": stats["median_s"] / n * 1e9,
-                             "page_faults_per_call": faults})
+                             "page_faults_per_call": faults,
+                             "xla": xla_cost(contenders[label], x)})
         progress(f"scaling n=2^{n.bit_length() - 1}")
     return rows
 

@@ -35,3 +35,47 @@ def hlo_summary(counts: dict) -> str:
     parts = [f"{counts['instructions']} instructions"]
     parts += [f"{counts[op]} {op}" for op in PROFILED_OPCODES if counts[op]]
     return ", ".join(parts)
+
+
+# XLA's CPU backend splits a fusion over threads by its cost analysis
+# (xla/service/cpu/parallel_task_assignment.cc): a fusion with more flops than
+# bytes accessed is "compute bound" and gets one thread per 100,000 units of
+# flops + 2 transcendentals + 10 bytes; any other gets one per 256 KiB of
+# bytes accessed. Its thread count is recorded as the fusion's
+# "outer_dimension_partitions". And the PjRt CPU client runs an executable on
+# the calling thread only when its total flop count is below 1,000
+# (xla/pjrt/cpu/cpu_client.cc, "cheap_computation"); any other is handed to a
+# worker thread, a cost an eager call on a small array feels.
+CHEAP_COMPUTATION_FLOPS = 1000
+_PARTITIONS = re.compile(r'"outer_dimension_partitions":\[([^\]]*)\]')
+
+
+def xla_cost(fn: Callable, *args) -> dict[str, float]:
+    """What XLA's CPU cost model sees in ``jax.jit(fn)(*args)``.
+
+    ``flops``, ``transcendentals`` and ``bytes`` of the whole executable as
+    XLA's cost analysis counts them (an exp is a transcendental, a polynomial
+    for it a dozen flops), and ``threads``: the most threads any one fusion is
+    split over.
+    """
+    compiled = jax.jit(fn).lower(*args).compile()
+    analysis = compiled.cost_analysis()
+    if isinstance(analysis, list):  # one entry per program on older jax
+        analysis = analysis[0]
+    threads = 1
+    for partitions in _PARTITIONS.findall(compiled.as_text()):
+        count = 1
+        for part in re.findall(r"\d+", partitions):
+            count *= int(part)
+        threads = max(threads, count)
+    return {"flops": float(analysis.get("flops", 0.0)),
+            "transcendentals": float(analysis.get("transcendentals", 0.0)),
+            "bytes": float(analysis.get("bytes accessed", 0.0)),
+            "threads": threads}
+
+
+def xla_cost_summary(cost: dict, n: int) -> str:
+    """'35.0 flops + 0.0 transcendentals per element, 2 threads' for n elements."""
+    return (f"{cost['flops'] / n:.1f} flops + {cost['transcendentals'] / n:.1f} "
+            f"transcendentals per element, {cost['threads']} "
+            f"thread{'s' if cost['threads'] > 1 else ''}")

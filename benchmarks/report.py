@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.hlo import PROFILED_OPCODES, hlo_summary
+from benchmarks.hlo import CHEAP_COMPUTATION_FLOPS, PROFILED_OPCODES, hlo_summary, xla_cost_summary
 from benchmarks.targets import (
     EAGER_LIMIT,
     ELEMENTWISE_LIMIT,
@@ -50,21 +50,39 @@ def explain_misses(results: dict) -> list[str]:
             if ours and theirs:
                 compare(f"{name} forward at 2^{n.bit_length() - 1} values", ratio, ours, theirs,
                         reference)
+            costs = {r["contender"]: r.get("xla") for r in results["scaling"]
+                     if r["name"] == name and r["n"] == n}
+            if costs.get("jaxact") and costs.get(reference):
+                notes[-1] += (
+                    f" XLA's CPU cost model at this size, jaxact: "
+                    f"{xla_cost_summary(costs['jaxact'], n)}; {reference}: "
+                    f"{xla_cost_summary(costs[reference], n)} (XLA splits a fusion with more "
+                    "flops than bytes over threads from about 200,000 / (flops + 10 bytes "
+                    "per element) elements, any other from 256 KiB of traffic; see "
+                    "benchmarks/hlo.py)."
+                )
     eager_misses = [r for r in results["eager"]
                     if r["contender"] == "jaxact" and _missed(r["ratio_reference"], EAGER_LIMIT)]
     if eager_misses:
         reference = {(r["name"], r["mode"]): r for r in results["eager"]
                      if r["contender"] == r["reference"]}
         def eager(r, theirs):
+            flops = ""
+            if r.get("xla") and theirs.get("xla"):
+                flops = f", {r['xla']['flops']:,.0f} vs {theirs['xla']['flops']:,.0f} flops"
             return (f"{r['name']} {r['mode']} {r['median_s'] * 1e6:.0f} µs and "
                     f"{r['python_calls']} calls vs {theirs['median_s'] * 1e6:.0f} µs and "
-                    f"{theirs['python_calls']}")
+                    f"{theirs['python_calls']}{flops}")
 
         notes.append(
-            "- eager calls (time per call, Python function calls per call): " + "; ".join(
+            "- eager calls (time per call, Python function calls per call, XLA flops of the "
+            "executable): " + "; ".join(
                 eager(r, reference[(r["name"], r["mode"])]) for r in eager_misses)
             + ". A jitted function called eagerly takes jax's C++ fast path (no Python "
-            "calls); every Python call counted is dispatch work done in Python instead."
+            "calls); every Python call counted is dispatch work done in Python instead. "
+            f"XLA's CPU client runs an executable of fewer than {CHEAP_COMPUTATION_FLOPS:,} "
+            "flops on the calling thread and any other on a worker thread, a handoff that "
+            "costs microseconds on a loaded machine (see benchmarks/hlo.py)."
         )
     parametric = {(r["group"], r["mode"], r["contender"]): r for r in results["parametric"]}
     for (group, mode, label), row in parametric.items():

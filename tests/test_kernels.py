@@ -216,3 +216,58 @@ def test_explicit_mesh_and_transfer_guard_in_a_fresh_process():
     result = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, timeout=300,
                             capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
+# Every public function built on jvp.kernel, as called eagerly by a user.
+EAGER = {
+    **{name: getattr(jaxact, name) for name in (
+        "sigmoid", "tanh", "softplus", "log_sigmoid", "relu", "leaky_relu", "elu", "silu",
+        "mish", "log1mexp", "soft_sign", "squareplus", "gelu", "selu", "celu", "relu6",
+        "hard_sigmoid", "hard_silu", "hard_tanh", "sparse_plus", "sparse_sigmoid")},
+    "gelu_exact": functools.partial(jaxact.gelu, approximate=False),
+    "generalized_logistic": functools.partial(jaxact.generalized_logistic, alpha=2.0),
+    "elu(alpha=0.7)": functools.partial(jaxact.elu, alpha=0.7),
+}
+
+
+def _kernels():
+    from jaxact._src import gaussian, hyperbolic, logistic, piecewise
+
+    for module in (algebraic, gaussian, hyperbolic, logistic, piecewise, rectifiers):
+        for name, value in sorted(vars(module).items()):
+            if hasattr(value, "in_chunks"):
+                yield f"{module.__name__.rsplit('.', 1)[1]}.{name}", value
+
+
+@pytest.mark.parametrize("name, kernel", list(_kernels()), ids=[n for n, _ in _kernels()])
+def test_eager_chunks_run_on_the_calling_thread(name, kernel):
+    # XLA's CPU client runs an executable inline only below 1,000 flops of
+    # its cost analysis (see jvp.kernel); above, an eager call pays a handoff
+    # to a worker thread. A heavier kernel, or an XLA that counts the loop
+    # differently, fails here: give that kernel a smaller eager_chunk.
+    from jaxact._src.jvp import EAGER_CHUNKED_MAX, EAGER_CHUNKED_MAX_HALF
+
+    params = (0.5,) if kernel.default_param is not None or "generalized" in name else ()
+    for n, dtype in ((EAGER_CHUNKED_MAX, jnp.float32), (EAGER_CHUNKED_MAX - 3, jnp.float32),
+                     (EAGER_CHUNKED_MAX_HALF, jnp.bfloat16), (EAGER_CHUNKED_MAX_HALF, jnp.float16)):
+        x = jnp.ones(n, dtype)
+        analysis = kernel.in_chunks.lower(x, *params).compile().cost_analysis()
+        if isinstance(analysis, list):
+            analysis = analysis[0]
+        assert analysis["flops"] < 1000, f"{name} at {n} {dtype.__name__}: {analysis['flops']}"
+
+
+@pytest.mark.parametrize("name", list(EAGER))
+def test_eager_chunks_give_the_bits_of_the_whole_kernel(name):
+    from jaxact._src.jvp import EAGER_CHUNKED_MAX, EAGER_CHUNKED_MAX_HALF, _runs_in_chunks
+
+    fn = EAGER[name]
+    for dtype, size in ((np.float32, EAGER_CHUNKED_MAX), (np.float32, 100),
+                        (ml_dtypes.bfloat16, EAGER_CHUNKED_MAX_HALF), (np.float16, 9)):
+        values = _inputs(dtype)
+        whole = np.asarray(jax.jit(fn)(jnp.asarray(values)))
+        for start in range(0, values.size - size + 1, size * 7):
+            window = jnp.asarray(values[start:start + size].reshape(-1, 1 if size % 2 else 2))
+            assert _runs_in_chunks((window,), 4), "the chunked path is not taken"
+            _assert_same_bits(fn(window).ravel(), whole[start:start + size],
+                              f"{name} {np.dtype(dtype).name} x[{start}:{start + size}] eager")

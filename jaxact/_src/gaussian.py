@@ -298,7 +298,7 @@ def _gelu_erf_and_derivative(x: jax.Array):
     return y, dy
 
 
-_gelu_erf = unary_activation(_gelu_erf_and_derivative)
+_gelu_erf = unary_activation(_gelu_erf_and_derivative, eager_chunk=4)
 
 
 # --------------------------------------------------------------------------
@@ -373,7 +373,7 @@ def _gelu_tanh_and_derivative(x: jax.Array):
     return y, dy
 
 
-_gelu_tanh = unary_activation(_gelu_tanh_and_derivative)
+_gelu_tanh = unary_activation(_gelu_tanh_and_derivative, eager_chunk=4)
 
 
 def _static_flag(approximate) -> bool:

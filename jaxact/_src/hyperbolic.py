@@ -296,7 +296,7 @@ def _mish_and_derivative(x: jax.Array):
     return y, jnp.where(near_root, slope_near_root, slope)
 
 
-_mish = unary_activation(_mish_and_derivative)
+_mish = unary_activation(_mish_and_derivative, eager_chunk=4)
 
 
 def mish(x: ArrayLike) -> jax.Array:

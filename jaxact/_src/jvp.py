@@ -41,7 +41,67 @@ def cast(x: jax.Array, dtype) -> jax.Array:
     return x if x.dtype == dtype else x.astype(dtype)
 
 
-def kernel(activation, *, default_param: float | None = None):
+# An eager call on at most this many elements runs in chunks (see kernel);
+# fewer in half precision, whose conversions XLA counts outside the loop.
+EAGER_CHUNKED_MAX = 1024
+EAGER_CHUNKED_MAX_HALF = 64
+# Elements per chunk: one AVX2 vector of float32, and under XLA's 1,000-flop
+# threshold for every activation whose value costs under about 110 flops per
+# element; the costlier ones use 4 (a test checks each chunked executable).
+EAGER_CHUNK = 8
+# Types of concrete (not traced) arrays, learned from the first one seen.
+_CONCRETE_ARRAYS: set[type] = set()
+
+
+def _runs_in_chunks(args, chunk: int) -> bool:
+    """True for an eager call on a small array on one device, other arguments scalars."""
+    x = args[0]
+    kind = type(x)
+    if kind not in _CONCRETE_ARRAYS:
+        if not isinstance(x, jax.Array) or isinstance(x, jax.core.Tracer):
+            return False
+        _CONCRETE_ARRAYS.add(kind)
+    if not chunk < x.size <= (EAGER_CHUNKED_MAX_HALF if x.dtype.itemsize == 2
+                              else EAGER_CHUNKED_MAX):
+        return False
+    if type(x.sharding) is not jax.sharding.SingleDeviceSharding:
+        return False
+    for param in args[1:]:
+        if type(param) is not float and (type(param) not in _CONCRETE_ARRAYS or param.ndim):
+            return False
+    return True
+
+
+def _in_chunks(activation, chunk: int, x: jax.Array, *params) -> jax.Array:
+    """activation(x, *params) computed ``chunk`` elements at a time by a loop.
+
+    The loop overwrites the rows of x itself: XLA counts a fresh output
+    buffer (a broadcast) per element outside the loop, against the
+    1,000-flop threshold (see kernel). A half-precision x is held as 16-bit
+    unsigned integers, because XLA updates a half-precision buffer row by
+    row only by converting all of it to float32 and back on every step.
+    """
+    flat = x.ravel()
+    padding = -flat.size % chunk
+    rows = (jnp.pad(flat, (0, padding)) if padding else flat).reshape(-1, chunk)
+    half = x.dtype.itemsize == 2
+
+    def step(i, rows):
+        row = jax.lax.dynamic_index_in_dim(rows, i, keepdims=False)
+        if half:
+            row = jax.lax.bitcast_convert_type(row, x.dtype)
+        y = activation(row, *params)
+        return rows.at[i].set(jax.lax.bitcast_convert_type(y, rows.dtype) if half else y)
+
+    if half:
+        rows = jax.lax.bitcast_convert_type(rows, jnp.uint16)
+    rows = jax.lax.fori_loop(0, rows.shape[0], step, rows)
+    if half:
+        rows = jax.lax.bitcast_convert_type(rows, x.dtype)
+    return rows.ravel()[: flat.size].reshape(x.shape)
+
+
+def kernel(activation, *, default_param: float | None = None, eager_chunk: int = EAGER_CHUNK):
     """``activation`` (a ``custom_jvp``) as one jitted call that gives the same bits everywhere.
 
     * Called eagerly, a jitted function costs one dispatch (a few µs)
@@ -61,16 +121,32 @@ def kernel(activation, *, default_param: float | None = None):
       on every call, which costs an eager call on a small array as much as
       the activation itself; the barrier keeps the constant from being
       folded, so the bits are those of the general kernel.
+    * An eager call on a small array (up to EAGER_CHUNKED_MAX elements, on
+      one device, any parameter a scalar) runs a loop over chunks of
+      ``eager_chunk`` elements instead. XLA's CPU client runs an executable
+      on the calling thread only when its cost analysis counts fewer than
+      1,000 flops, and counts a loop's body once; any other executable is
+      handed to a worker thread, which costs an eager call several times
+      the activation's own time on a loaded machine. The accurate
+      arithmetic counts 10 to 140 flops per element, so even 128 elements
+      would be handed over (jax.nn's 3 to 8 flops are not). Each chunk
+      does the same arithmetic per element, so the bits are the same.
     """
     jitted = jax.jit(activation)
+    chunked = jax.jit(functools.partial(_in_chunks, activation, eager_chunk))
     if default_param is not None:
-        with_default = jax.jit(lambda x: activation(x, default_param))
+        def with_default_param(x):
+            return activation(x, default_param)
+
+        with_default = jax.jit(with_default_param)
+        chunked_default = jax.jit(functools.partial(_in_chunks, with_default_param, eager_chunk))
 
     @functools.wraps(activation)
     def call(*args):
-        target = jitted
+        whole, in_chunks = jitted, chunked
         if default_param is not None and type(args[1]) is float and args[1] == default_param:
-            target, args = with_default, args[:1]
+            whole, in_chunks, args = with_default, chunked_default, args[:1]
+        target = in_chunks if _runs_in_chunks(args, eager_chunk) else whole
         if jax.config.jax_disable_jit:
             with jax.disable_jit(False):
                 return target(*args)
@@ -78,6 +154,7 @@ def kernel(activation, *, default_param: float | None = None):
 
     call = staged_constants(call)
     call.default_param = default_param
+    call.in_chunks = chunked
     return call
 
 
@@ -86,7 +163,8 @@ def guard_inputs(*args):
     return jax.lax.optimization_barrier(args)
 
 
-def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None):
+def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
+                     eager_chunk: int = EAGER_CHUNK):
     """f(x) as a ``custom_jvp`` from ``value_and_derivative(x) -> (f(x), f'(x))``.
 
     The primal is one fused pass; the JVP rule computes the value from x and
@@ -97,6 +175,8 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None):
     a bfloat16 input on the CPU instead: a cheaper float32 function whose
     rounding to bfloat16 equals that of f at all 2^16 bfloat16 inputs (its
     test checks every one). The derivative is always computed.
+
+    ``eager_chunk``: see kernel (smaller for the costliest activations).
     """
     def value(x: jax.Array) -> jax.Array:
         y, _ = value_and_derivative(upcast(x))
@@ -123,15 +203,16 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None):
         return y, cast(cast(x_dot, dy.dtype) * dy, x.dtype)
 
     activation.defjvp(jvp)
-    return kernel(activation)
+    return kernel(activation, eager_chunk=eager_chunk)
 
 
-def binary_activation(value_and_partials, *, default_param: float | None = None):
+def binary_activation(value_and_partials, *, default_param: float | None = None,
+                      eager_chunk: int = EAGER_CHUNK):
     """f(x, p) as a ``custom_jvp`` from ``value_and_partials(x, p) -> (f, df/dx, df/dp)``.
 
     The parameter p is cast to x's compute dtype inside (float32 for half
     precision), so a Python number may be passed as it is; ``default_param``
-    is the public function's default p (see kernel).
+    is the public function's default p, ``eager_chunk`` as in kernel.
 
     The rule is registered with ``symbolic_zeros=True``: a parameter that is
     not being differentiated contributes no term at all, rather than a zero
@@ -159,4 +240,4 @@ def binary_activation(value_and_partials, *, default_param: float | None = None)
         return cast(y, x.dtype), cast(y_dot, x.dtype)
 
     activation.defjvp(jvp, symbolic_zeros=True)
-    return kernel(activation, default_param=default_param)
+    return kernel(activation, default_param=default_param, eager_chunk=eager_chunk)

@@ -280,7 +280,7 @@ def _generalized_logistic_finite_parts(x: jax.Array, alpha: jax.Array):
     return y, dy_dx, dy_dalpha
 
 
-_generalized_logistic = binary_activation(_generalized_logistic_parts)
+_generalized_logistic = binary_activation(_generalized_logistic_parts, eager_chunk=4)
 
 
 def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
@@ -525,7 +525,7 @@ def _log1mexp_and_derivative(x: jax.Array):
     return y, slope
 
 
-_log1mexp = unary_activation(_log1mexp_and_derivative)
+_log1mexp = unary_activation(_log1mexp_and_derivative, eager_chunk=4)
 
 
 def log1mexp(x: ArrayLike) -> jax.Array:
