@@ -156,19 +156,7 @@ def _mp_references(approximate, x):
     return x * mpmath.ncdf(x), _mp_gelu_erf_derivative(x)
 
 
-# A known miss, not a loosened bound: in float64 the tanh form's value read
-# through jit(vmap(value_and_grad)) is 399 ULP off at x = -14.5 (the value of a
-# plain call is right to the last bit). The same source compiled into a
-# different fusion loses the low part of v = v + v_lo, which exp(-2|v|)
-# amplifies by |2v| ~ 480; the suspect is LLVM contracting a multiply and an
-# add of the error-free arithmetic into one FMA. Issue 10's closing note says so.
-_FLOAT64_MISS = pytest.mark.xfail(
-    reason="float64 tanh-form value through value_and_grad: 399 ULP at x = -14.5",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize("form", ["exact", pytest.param("tanh", marks=_FLOAT64_MISS)])
+@pytest.mark.parametrize("form", FORMS)
 def test_float64_against_mpmath(form):
     approximate, _ = FORMS[form]
     with jax.enable_x64(True):

@@ -9,7 +9,7 @@ from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_kernel_parameter, weak_as_inputs
 from jaxact._src.jvp import binary_activation, compute_dtype, unary_activation
-from jaxact._src.numerics import two_sum
+from jaxact._src.numerics import two_sum, upper_half
 
 
 @jax.jit
@@ -86,17 +86,6 @@ def _squareplus_thresholds(dtype) -> tuple[float, float, float]:
     return 2.0**far_exponent, big_b, 2.0 ** -(info.maxexp // 2)
 
 
-def _upper_half(v: jax.Array) -> jax.Array:
-    """v with the lower half of its significand cleared (float32: 12 bits
-    kept), so that products of halves are exact; cheaper than Dekker's split."""
-    info = jnp.finfo(v.dtype)
-    cleared = info.nmant - (info.nmant + 1) // 2 + 1
-    uint = jnp.dtype(f"uint{info.bits}")
-    mask = jnp.array(~((1 << cleared) - 1) & ((1 << info.bits) - 1), uint)
-    bits = jax.lax.bitcast_convert_type(v, uint)
-    return jax.lax.bitcast_convert_type(bits & mask, v.dtype)
-
-
 def _rough_reciprocal(v: jax.Array) -> jax.Array:
     """1 / v within 12.5% for positive normal v, from the bits (2 bits(1) -
     bits(v)): no division. Finite, not inf, at v = 0. Enough for a
@@ -142,7 +131,7 @@ def _squareplus_parts(x: jax.Array, b: jax.Array):
     # residual t + t_err - root^2 is formed exactly (t - fl(root^2) cancels
     # exactly, Sterbenz) and sqrt(root^2 + res) = root + res / (2 root). 0 / 0
     # where t = 0 (x = b = 0) means no correction.
-    root_hi = _upper_half(root)
+    root_hi = upper_half(root)
     root_lo = root - root_hi
     residual = (
         ((total - root_hi * root_hi) - 2 * (root_hi * root_lo)) - root_lo * root_lo

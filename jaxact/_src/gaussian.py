@@ -33,6 +33,7 @@ from jaxact._src.numerics import (
     terms_needed,
     two_product_error,
     two_sum,
+    upper_half,
 )
 
 # --------------------------------------------------------------------------
@@ -305,6 +306,50 @@ _gelu_erf = unary_activation(_gelu_erf_and_derivative, eager_chunk=4)
 # tanh form
 
 
+def _upper_half_constant(value: float, dtype) -> float:
+    """upper_half of a Python float in ``dtype``, as a Python float."""
+    info = np.finfo(dtype)
+    uint = np.dtype(f"uint{info.bits}")
+    cleared = info.nmant - (info.nmant + 1) // 2 + 1
+    mask = uint.type(~((1 << cleared) - 1) & ((1 << info.bits) - 1))
+    return float((np.asarray(value, dtype).view(uint) & mask).view(dtype))
+
+
+def _exact_cubic_head(square, square_lo, d_hi: float, d_lo: float):
+    """(cubic, cubic_lo) with cubic + cubic_lo = D x^2 (x^2 = square + square_lo)
+    and cubic an exact product of two half-width numbers; for float64.
+
+    Why: XLA's CPU backend does not copy an expensive op such as exp into
+    several consumers, so exp(-|v|), shared by the value and the derivative,
+    may get a fusion of its own that recomputes v = x (C + D x^2), while each
+    consumer recomputes v and its error v_lo. And LLVM contracts a multiply
+    into the add that reads it (one FMA, one rounding) where the product has
+    no other use: in the exp's fusion C + D x^2 becomes an FMA, in the
+    consumers' (whose error terms also read D x^2) it stays two roundings.
+    The two v then differ by an ULP or two, and v_lo, the error of the
+    consumers' v, corrects a v that exp never saw; exp turns an error in v
+    into the same relative error of its result, |v| (up to 700) ULPs per
+    ULP of v. With D x^2's head an exact product, an FMA and a separate
+    multiply and add round C + D x^2 alike, and every fusion computes the
+    same v; the rest never reaches exp and may contract freely. (float32
+    keeps its arithmetic: its exp is jaxact's own, plain arithmetic that
+    every fusion recomputes together with v, so no fusion reads a v rounded
+    elsewhere.)
+    """
+    d_head = _upper_half_constant(d_hi, square.dtype)
+    d_rest = d_hi - d_head  # exact: at most 27 significant bits
+    square_head = upper_half(square)
+    square_rest = square - square_head  # exact
+    cubic = d_head * square_head  # 26 x 26 bits: exact
+    # d_head * square_rest and d_rest * square_head are exact (at most 53
+    # bits); their sum rounds by at most 2^-77 of cubic, the remaining terms
+    # (2^-50 of cubic and below) by far less.
+    cubic_lo = (d_head * square_rest + d_rest * square_head) + (
+        d_rest * square_rest + (d_lo * square + d_hi * square_lo)
+    )
+    return cubic, cubic_lo
+
+
 @jax.jit
 def _gelu_tanh_and_derivative(x: jax.Array):
     dtype = x.dtype
@@ -315,9 +360,12 @@ def _gelu_tanh_and_derivative(x: jax.Array):
     # error: exp(-|v|) multiplies an absolute error of v by itself.
     square = clamped * clamped
     square_lo = two_product_error(clamped, clamped, square)
-    d = jnp.asarray(d_hi, dtype)
-    cubic = d * square
-    cubic_lo = two_product_error(d, square, cubic) + (d_lo * square + d_hi * square_lo)
+    if dtype == jnp.float32:
+        d = jnp.asarray(d_hi, dtype)
+        cubic = d * square
+        cubic_lo = two_product_error(d, square, cubic) + (d_lo * square + d_hi * square_lo)
+    else:
+        cubic, cubic_lo = _exact_cubic_head(square, square_lo, d_hi, d_lo)
     slope, slope_err = two_sum(opaque(c_hi, dtype), cubic)
     slope_lo = slope_err + (cubic_lo + c_lo)
     v = clamped * slope
