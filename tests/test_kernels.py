@@ -271,3 +271,16 @@ def test_eager_chunks_give_the_bits_of_the_whole_kernel(name):
             assert _runs_in_chunks((window,), 4), "the chunked path is not taken"
             _assert_same_bits(fn(window).ravel(), whole[start:start + size],
                               f"{name} {np.dtype(dtype).name} x[{start}:{start + size}] eager")
+
+
+@pytest.mark.parametrize("name", [*EAGER, "glu"])
+def test_eager_calls_keep_the_dtype_and_weak_type_of_a_jitted_call(name):
+    # The chunked eager path must not change what the result is: a weakly
+    # typed input (jnp.full with a Python float) and integer and bool inputs.
+    fn = jaxact.glu if name == "glu" else EAGER[name]
+    for x in (jnp.full(100, 0.5), jnp.linspace(-3.0, 3.0, 100), jnp.arange(-50, 50),
+              jnp.arange(100) % 3 == 0):
+        eager, jitted = fn(x), jax.jit(fn)(x)
+        assert (eager.dtype, eager.weak_type) == (jitted.dtype, jitted.weak_type), (name, x.dtype)
+        if hasattr(jax.nn, name) and jnp.issubdtype(x.dtype, jnp.floating):
+            assert eager.weak_type == getattr(jax.nn, name)(x).weak_type, (name, "jax.nn")

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
+from jaxact._src.jax_internals import with_weak_type
 from jaxact._src.numerics import separate, staged_constants
 
 HALF_DTYPES = (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
@@ -81,6 +82,11 @@ def _in_chunks(activation, chunk: int, x: jax.Array, *params) -> jax.Array:
     unsigned integers, because XLA updates a half-precision buffer row by
     row only by converting all of it to float32 and back on every step.
     """
+    # The result's dtype and weak type are the whole kernel's (an integer
+    # input of relu or hard_tanh, say, is computed whole).
+    whole = jax.eval_shape(lambda x: activation(x, *params), x)
+    if whole.dtype != x.dtype:
+        return activation(x, *params)
     flat = x.ravel()
     padding = -flat.size % chunk
     rows = (jnp.pad(flat, (0, padding)) if padding else flat).reshape(-1, chunk)
@@ -98,7 +104,7 @@ def _in_chunks(activation, chunk: int, x: jax.Array, *params) -> jax.Array:
     rows = jax.lax.fori_loop(0, rows.shape[0], step, rows)
     if half:
         rows = jax.lax.bitcast_convert_type(rows, x.dtype)
-    return rows.ravel()[: flat.size].reshape(x.shape)
+    return with_weak_type(rows.ravel()[: flat.size].reshape(x.shape), whole.weak_type)
 
 
 def kernel(activation, *, default_param: float | None = None, eager_chunk: int = EAGER_CHUNK):
