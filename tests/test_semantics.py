@@ -193,7 +193,10 @@ def partials(fn, x, param, order):
     fns = [fn]
     for _ in range(order):
         fns = [jax.grad(g, i) for g in fns for i in (0, 1)]
-    return [g(x, param) for g in fns]
+    # One compiled call for all of them: eagerly, each nested grad would
+    # dispatch its operations one by one (seconds per order), with the same
+    # bits (tests/test_kernels.py).
+    return jax.jit(lambda x, param: [g(x, param) for g in fns])(x, param)
 
 
 @pytest.mark.parametrize("dtype", ALL_FLOATS, ids=lambda d: jnp.dtype(d).name)
@@ -218,7 +221,7 @@ def test_generalized_logistic_partials_at_infinity_are_the_limits(dtype, alpha):
 def x_partials(fn, x, order):
     for _ in range(order):
         fn = jax.grad(fn)
-    return float(fn(x))
+    return float(jax.jit(fn)(x))
 
 
 @pytest.mark.parametrize("x", [0.0, -0.0])
