@@ -418,17 +418,21 @@ def summarise(histogram: np.ndarray, worst: dict) -> dict:
     return summary
 
 
-def run(chunk_bits: int, stride: int, show_progress: bool = True) -> dict:
+def run(chunk_bits: int, stride: int, show_progress: bool = True,
+        names: list[str] | None = None) -> dict:
     # The references are float64; the functions under test still see float32
     # arrays, and Python-number parameters stay weakly typed, so x64 does not
     # change what they compute. Scoped, so that importing this module (as the
     # tests do) leaves jax's configuration alone.
     with jax.enable_x64(True):
-        return _run(chunk_bits, stride, show_progress)
+        return _run(chunk_bits, stride, show_progress, names)
 
 
-def _run(chunk_bits: int, stride: int, show_progress: bool) -> dict:
-    table = functions()
+def _run(chunk_bits: int, stride: int, show_progress: bool, names=None) -> dict:
+    # A name selects a function and its parameter variants
+    # ("generalized_logistic" both alphas).
+    table = [entry for entry in functions()
+             if names is None or entry[0].split()[0] in names]
     chunk_size = 1 << chunk_bits
     total = (1 << 32) // stride
     if total % chunk_size:
@@ -647,6 +651,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="output path without suffix (default benchmarks/results/accuracy, "
                              "or accuracy_quick for a subset)")
+    parser.add_argument("--functions", nargs="+", metavar="NAME",
+                        help="measure only these functions (default: all); write the "
+                        "result to its own --out")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
@@ -656,7 +663,13 @@ def main(argv=None) -> int:
     chunk_bits = min(args.chunk_bits, 32 - stride.bit_length() + 1)
     out = args.out or RESULTS / ("accuracy" if stride == 1 else "accuracy_quick")
     command = "python -m benchmarks.accuracy " + " ".join(sys.argv[1:] if argv is None else argv)
-    result = run(chunk_bits, stride, show_progress=not args.no_progress)
+    known = {entry[0].split()[0] for entry in functions()}
+    unknown = sorted(set(args.functions or ()) - known)
+    if unknown:
+        parser.error(f"unknown function(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    if args.functions and args.out is None:
+        parser.error("--functions needs --out, so that the full run's results are kept")
+    result = run(chunk_bits, stride, show_progress=not args.no_progress, names=args.functions)
     markdown = to_markdown(result, command.strip())
     write_json(out.with_suffix(".json"), result)
     write_text(out.with_suffix(".md"), markdown)

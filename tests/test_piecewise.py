@@ -574,3 +574,14 @@ def test_check_grads_at_smooth_points(name):
         check_grads(fn, (jnp.asarray([-3.0, -0.4, 0.7]),), order=2, modes=("rev",))
         check_grads(jax.jit(lambda a: jaxact.celu(jnp.float64(-0.8), a)), (jnp.float64(0.7),),
                     order=2, modes=("rev",))
+
+
+def test_selu_at_the_top_of_the_float32_range():
+    # scale * x with the rounded scale overflowed at the largest x whose true
+    # result is finite (make accuracy found it); the next float must give inf.
+    x = np.float32(3.23862215e38)
+    exact = SELU_SCALE * float(x)
+    assert exact < 2.0**128 - 2.0**103  # rounds to the largest float32
+    got = jaxact.selu(jnp.asarray([x, np.nextafter(x, np.float32(np.inf))]))
+    assert float(got[0]) == float(np.finfo(np.float32).max)
+    assert np.isinf(got[1]) and got[1] > 0

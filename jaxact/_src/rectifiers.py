@@ -327,10 +327,19 @@ def _selu_and_derivative(x: jax.Array):
     x_nonpositive = jnp.where(x > 0, 0, x)
     expm1_x, _ = expm1_nonpositive(x_nonpositive)
     # The value selects on x < 0 (both pieces are 0 at 0), so that -0.0
-    # gives scale * -0.0 = -0.0; scale * x rounds as jax.nn.selu's.
-    y = jnp.where(
-        x < 0, scale_alpha_hi * expm1_x + scale_alpha_lo * expm1_x, _SELU_SCALE * x
-    )
+    # gives scale * -0.0 = -0.0; scale * x rounds as jax.nn.selu's, except
+    # in the top binade: the rounded scale is larger than the exact one in
+    # float32, and scale * x overflowed to inf at x = 3.2386221e38, whose
+    # true result rounds to the largest float32 (the one such input of
+    # `make accuracy`). There the product is formed from the halved x with
+    # the scale in two parts, neither of which overflows.
+    scale_hi, scale_lo = _constant_in_two_parts(_SELU_SCALE, x.dtype)
+    half_x = 0.5 * x
+    top_binade = 2 * (scale_hi * half_x + scale_lo * half_x)
+    # (Not at x = inf, where the two parts would give inf - inf.)
+    top = (x >= float(jnp.finfo(x.dtype).max) / 2) & (x < jnp.inf)
+    positive = jnp.where(top, top_binade, _SELU_SCALE * x)
+    y = jnp.where(x < 0, scale_alpha_hi * expm1_x + scale_alpha_lo * expm1_x, positive)
     # scale * alpha * e^x is a normal float32 down to x = -87.9, but e^x
     # alone is flushed to 0 below -87.3: near there, exp is taken of
     # x + 16.5 and e^-16.5 is folded into the constant (as the generalized
