@@ -43,24 +43,27 @@ def explain_misses(results: dict) -> list[str]:
                 compare(f"{row['name']} {row['mode']} {row['dtype']}", row["ratio_reference"],
                         ours, theirs, row["reference"])
     for name, (ratio, n) in worst_scaling(results["scaling"]).items():
-        if _missed(ratio, ELEMENTWISE_LIMIT):
-            ours = profile.get((name, "forward", "jaxact"))
-            reference = next(r["reference"] for r in results["scaling"] if r["name"] == name)
-            theirs = profile.get((name, "forward", reference))
-            if ours and theirs:
-                compare(f"{name} forward at 2^{n.bit_length() - 1} values", ratio, ours, theirs,
-                        reference)
-            costs = {r["contender"]: r.get("xla") for r in results["scaling"]
-                     if r["name"] == name and r["n"] == n}
-            if costs.get("jaxact") and costs.get(reference):
-                notes[-1] += (
-                    f" XLA's CPU cost model at this size, jaxact: "
-                    f"{xla_cost_summary(costs['jaxact'], n)}; {reference}: "
-                    f"{xla_cost_summary(costs[reference], n)} (XLA splits a fusion with more "
-                    "flops than bytes over threads from about 200,000 / (flops + 10 bytes "
-                    "per element) elements, any other from 256 KiB of traffic; see "
-                    "benchmarks/hlo.py)."
-                )
+        if not _missed(ratio, ELEMENTWISE_LIMIT):
+            continue
+        what = f"{name} forward at 2^{n.bit_length() - 1} values"
+        ours = profile.get((name, "forward", "jaxact"))
+        reference = next(r["reference"] for r in results["scaling"] if r["name"] == name)
+        theirs = profile.get((name, "forward", reference))
+        if ours and theirs:
+            compare(what, ratio, ours, theirs, reference)
+        else:
+            notes.append(f"- {what}: x{ratio:.2f}.")
+        costs = {r["contender"]: r.get("xla") for r in results["scaling"]
+                 if r["name"] == name and r["n"] == n}
+        if costs.get("jaxact") and costs.get(reference):
+            notes[-1] += (
+                f" XLA's CPU cost model at this size, jaxact: "
+                f"{xla_cost_summary(costs['jaxact'], n)}; {reference}: "
+                f"{xla_cost_summary(costs[reference], n)} (XLA splits a fusion with more "
+                "flops than bytes over threads from about 200,000 / (flops + 10 bytes "
+                "per element) elements, any other from 256 KiB of traffic; see "
+                "benchmarks/hlo.py)."
+            )
     eager_misses = [r for r in results["eager"]
                     if r["contender"] == "jaxact" and _missed(r["ratio_reference"], EAGER_LIMIT)]
     if eager_misses:
