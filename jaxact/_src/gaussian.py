@@ -34,6 +34,7 @@ from jaxact._src.numerics import (
     two_product_error,
     two_sum,
     upper_half,
+    upper_half_mask,
 )
 
 # --------------------------------------------------------------------------
@@ -308,11 +309,8 @@ _gelu_erf = unary_activation(_gelu_erf_and_derivative, eager_chunk=4)
 
 def _upper_half_constant(value: float, dtype) -> float:
     """upper_half of a Python float in ``dtype``, as a Python float."""
-    info = np.finfo(dtype)
-    uint = np.dtype(f"uint{info.bits}")
-    cleared = info.nmant - (info.nmant + 1) // 2 + 1
-    mask = uint.type(~((1 << cleared) - 1) & ((1 << info.bits) - 1))
-    return float((np.asarray(value, dtype).view(uint) & mask).view(dtype))
+    mask, uint = upper_half_mask(dtype)
+    return float((np.asarray(value, dtype).view(uint) & uint.type(mask)).view(dtype))
 
 
 def _exact_cubic_head(square, square_lo, d_hi: float, d_lo: float):

@@ -188,17 +188,22 @@ def two_product_error(a: jax.Array, b: jax.Array, product: jax.Array) -> jax.Arr
     return ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
 
 
-def upper_half(v: jax.Array) -> jax.Array:
-    """v with the lower half of its significand cleared (float32: 12 bits
-    kept, float64: 26), so that products of halves are exact; cheaper than
-    Dekker's split, and unlike it made of no multiply and add that the
-    compiler could contract into one FMA."""
-    info = jnp.finfo(v.dtype)
+def upper_half_mask(dtype) -> tuple[int, np.dtype]:
+    """(mask, uint dtype): the bits that keep the upper half of a ``dtype``
+    significand (float32: 12 bits kept, float64: 26)."""
+    info = np.finfo(dtype)
     cleared = info.nmant - (info.nmant + 1) // 2 + 1
-    uint = jnp.dtype(f"uint{info.bits}")
-    mask = jnp.array(~((1 << cleared) - 1) & ((1 << info.bits) - 1), uint)
+    return ~((1 << cleared) - 1) & ((1 << info.bits) - 1), np.dtype(f"uint{info.bits}")
+
+
+def upper_half(v: jax.Array) -> jax.Array:
+    """v with the lower half of its significand cleared, so that products of
+    halves are exact (see upper_half_mask); cheaper than Dekker's split, and
+    unlike it made of no multiply and add that the compiler could contract
+    into one FMA."""
+    mask, uint = upper_half_mask(v.dtype)
     bits = jax.lax.bitcast_convert_type(v, uint)
-    return jax.lax.bitcast_convert_type(bits & mask, v.dtype)
+    return jax.lax.bitcast_convert_type(bits & jnp.array(mask, uint), v.dtype)
 
 
 def square_of_one_plus(e: jax.Array) -> jax.Array:
