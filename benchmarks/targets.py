@@ -21,9 +21,11 @@ PARAMETRIC_LIMIT = 1.10
 MLP_TIME_LIMIT = 1.05
 # Compile time of the 20-layer MLP step (issue 12).
 MLP_COMPILE_LIMIT = 1.25
-# Temporary memory of the MLP step against the same step with jax.nn.relu: at
-# most the one activation-sized array per layer that relu keeps (issue 12).
-MLP_MEMORY_LIMIT = 1.0
+# Temporary memory of the MLP step against the same step with jax.nn.relu: no
+# activation-sized array per layer beyond the one relu keeps (issue 12). The
+# bound is in such arrays, a hundredth of one being allowed for the scalars
+# and small buffers XLA may add (squareplus's step keeps 4 bytes more).
+MLP_EXTRA_ARRAYS_LIMIT = 0.01
 
 
 def worst_scaling(rows: list[dict]) -> dict[str, tuple[float, int]]:
@@ -92,8 +94,8 @@ def check_targets(results: dict) -> list[dict]:
             add(f"{what} vs {row['reference']}: time", row["ratio_reference"], MLP_TIME_LIMIT)
             add(f"{what} vs {row['reference']}: compile time", row["compile_ratio"],
                 MLP_COMPILE_LIMIT)
-            add(f"{what}: temp memory vs the jax.nn.relu step", row["temp_ratio_relu"],
-                MLP_MEMORY_LIMIT)
+            add(f"{what}: activation-sized arrays per layer beyond the jax.nn.relu step",
+                row["arrays_per_layer"] - row["relu_arrays_per_layer"], MLP_EXTRA_ARRAYS_LIMIT)
     for row in results["pinn"]:
         if row["contender"] == "jaxact":
             add(f"PINN step ({row['name']}, Laplacian via jax.hessian, {row['points']} points) "

@@ -441,7 +441,12 @@ def _celu_parts(x: jax.Array, alpha: jax.Array):
     usable = t > _CELU_NEGLIGIBLE_T
     t_safe = jnp.where(usable, t, 0)
     product = t_safe * alpha
-    remainder = (jnp.where(usable, x_neg, 0) - product) - two_product_error(t_safe, alpha, product)
+    # x_neg is written out again from x rather than reused: XLA's CPU fusion
+    # keeps a select that feeds a divide and other users in memory, an
+    # extra activation-sized array per layer of a network (x <= 0 equals
+    # not x > 0 here, as usable is false for NaN).
+    remainder = (jnp.where(usable & (x <= 0), x, 0) - product) \
+        - two_product_error(t_safe, alpha, product)
     t_lo = remainder / alpha
     # alpha = inf (the limit celu = x) or a Dekker split that overflowed
     # for a huge alpha: there t is exact or the remainder is negligible.
