@@ -22,13 +22,17 @@ removed by the next run). Bad input (data files, result files, an unusable
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import contextlib
 import fcntl
+import gc
 import hashlib
 import importlib
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -311,7 +315,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _on_ctrl_c(signum, frame) -> None:
+    """SIGINT: KeyboardInterrupt, but never inside a garbage-collector callback.
+
+    CPython prints and drops an exception raised in a gc callback, and jax
+    registers one that runs at every collection: a Ctrl-C that arrived there
+    was lost and the run went on to the end. There, the interrupt is
+    delivered again from another thread once the callback has returned.
+    """
+    callbacks = {getattr(getattr(cb, "__func__", cb), "__code__", None) for cb in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in callbacks:
+            threading.Timer(0.01, _thread.interrupt_main, args=(signum,)).start()
+            return
+        frame = frame.f_back
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, _on_ctrl_c)
     status = main()
     if status == 130:
         # Interrupted: skip the interpreter's teardown, which can crash

@@ -404,3 +404,33 @@ def test_sigint_to_the_command_exits_130_in_one_line(tmp_path):
     assert "Traceback" not in err
     assert not (out / "curves.json").exists()
     assert not [path.name for path in out.iterdir() if path.name.endswith(".tmp")]
+
+
+def test_ctrl_c_inside_a_gc_callback_is_delivered_after_it():
+    # CPython drops an exception raised in a gc callback (jax has one): the
+    # handler must let the callback finish and raise just after it.
+    import gc
+    import signal
+    import sys
+    import time
+
+    raised_inside = []
+
+    def callback(phase, info):
+        if phase == "start" and not raised_inside:
+            try:
+                runner._on_ctrl_c(signal.SIGINT, sys._getframe())
+                raised_inside.append(False)
+            except KeyboardInterrupt:
+                raised_inside.append(True)
+
+    previous = signal.signal(signal.SIGINT, runner._on_ctrl_c)
+    gc.callbacks.append(callback)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            gc.collect()
+            time.sleep(5)
+    finally:
+        gc.callbacks.remove(callback)
+        signal.signal(signal.SIGINT, previous)
+    assert raised_inside == [False]
