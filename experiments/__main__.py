@@ -26,11 +26,9 @@ import _thread
 import argparse
 import contextlib
 import fcntl
-import gc
 import hashlib
 import importlib
 import os
-import signal
 import sys
 import threading
 import time
@@ -315,25 +313,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _on_ctrl_c(signum, frame) -> None:
-    """SIGINT: KeyboardInterrupt, but never inside a garbage-collector callback.
+def _redeliver_dropped_interrupt(unraisable) -> None:
+    """``sys.unraisablehook``: a Ctrl-C that CPython dropped is raised again.
 
-    CPython prints and drops an exception raised in a gc callback, and jax
-    registers one that runs at every collection: a Ctrl-C that arrived there
-    was lost and the run went on to the end. There, the interrupt is
-    delivered again from another thread once the callback has returned.
+    An exception raised inside a ``__del__``, a weakref callback or a
+    garbage-collector callback (jax registers one that runs at every
+    collection) is printed and dropped. A KeyboardInterrupt that arrived
+    there was lost and the run went on to the end. It is delivered again a
+    moment later from another thread (delivered at once, it would be raised
+    inside this hook and dropped too), and if it lands in such a place again
+    it comes back here.
     """
-    callbacks = {getattr(getattr(cb, "__func__", cb), "__code__", None) for cb in gc.callbacks}
-    while frame is not None:
-        if frame.f_code in callbacks:
-            threading.Timer(0.01, _thread.interrupt_main, args=(signum,)).start()
-            return
-        frame = frame.f_back
-    raise KeyboardInterrupt
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        threading.Timer(0.01, _thread.interrupt_main).start()
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, _on_ctrl_c)
+    sys.unraisablehook = _redeliver_dropped_interrupt
     status = main()
     if status == 130:
         # Interrupted: skip the interpreter's teardown, which can crash

@@ -335,8 +335,11 @@ def train(config: TrainConfig, data, *, desc: str | None = None) -> TrainResult:
         init_runs(config, data.x_train.shape[1], data.num_classes), replicated
     )
     transform = _transform(config, jax.tree_util.tree_map(lambda leaf: leaf[0, 0], params))
-    opt_state = jax.vmap(jax.vmap(transform.init))(params)
-    learning_rates = jnp.asarray(config.learning_rates, jnp.float32)
+    # Every input of _train_chunk placed as its outputs come back, so that
+    # the second chunk reuses the first one's executable instead of
+    # compiling again for other input shardings.
+    opt_state = jax.device_put(jax.vmap(jax.vmap(transform.init))(params), replicated)
+    learning_rates = jax.device_put(jnp.asarray(config.learning_rates, jnp.float32), replicated)
 
     seeds = config.seed * 1000 + np.arange(config.num_seeds)
     indices = batch_indices(len(data.y_train), config.batch_size, config.steps, seeds)
