@@ -188,15 +188,21 @@ def test_integer_and_bool_inputs_promote_as_jnp(name, x64):
 ALL_FLOATS = [jnp.bfloat16, jnp.float16, jnp.float32, jnp.float64]
 
 
-def partials(fn, x, param, order):
-    """Every partial derivative of fn(x, param) of the given order (0: the value)."""
+@functools.cache
+def _jitted_partials(fn, order):
     fns = [fn]
     for _ in range(order):
         fns = [jax.grad(g, i) for g in fns for i in (0, 1)]
+    return jax.jit(lambda x, param: [g(x, param) for g in fns])
+
+
+def partials(fn, x, param, order):
+    """Every partial derivative of fn(x, param) of the given order (0: the value)."""
     # One compiled call for all of them: eagerly, each nested grad would
     # dispatch its operations one by one (seconds per order), with the same
-    # bits (tests/test_kernels.py).
-    return jax.jit(lambda x, param: [g(x, param) for g in fns])(x, param)
+    # bits (tests/test_kernels.py). Kept per (fn, order), the program is
+    # compiled once for all the x and param of one dtype and weak type.
+    return _jitted_partials(fn, order)(x, param)
 
 
 @pytest.mark.parametrize("dtype", ALL_FLOATS, ids=lambda d: jnp.dtype(d).name)
