@@ -83,7 +83,8 @@ def _modern_families() -> dict[str, dict[str, callable]]:
 
 def _value_and_derivative(fn, x):
     # One jitted program per curve: eagerly, the vmapped gradient is traced
-    # and dispatched op by op, several times slower than its one compile.
+    # and its operations dispatched one by one, which costs more than
+    # compiling them once.
     grad = jax.vmap(jax.grad(lambda v: fn(v[None])[0]))
     value, derivative = jax.jit(lambda x: (fn(x), grad(x)))(x)
     return np.asarray(value), np.asarray(derivative)
