@@ -14,6 +14,7 @@ from benchmarks.targets import (
     MLP_TIME_LIMIT,
     PARAMETRIC_LIMIT,
     PRELU_AUTODIFF_LIMIT,
+    extra_arrays_per_layer,
     worst_scaling,
 )
 from benchmarks.timing import machine_line
@@ -106,9 +107,7 @@ def explain_misses(results: dict) -> list[str]:
                 continue
             reference = by_key[(row["name"], row["reference"])]
             what = f"{model} step ({row['name']})"
-            if model == "mlp" and _missed(
-                    row["arrays_per_layer"] - row["relu_arrays_per_layer"],
-                    MLP_EXTRA_ARRAYS_LIMIT):
+            if model == "mlp" and _missed(extra_arrays_per_layer(row), MLP_EXTRA_ARRAYS_LIMIT):
                 notes.append(
                     f"- {what} temp memory: {row['arrays_per_layer']:.2f} activation-sized "
                     f"arrays per layer against {row['relu_arrays_per_layer']:.2f} for the "
