@@ -1,16 +1,18 @@
 """The private JAX names jaxact depends on, looked up in one place.
 
-JAX has no public way to do either of these:
+JAX has no public way to do these:
 
 * ``eager_constant_folding``: the switch that ``jax.ensure_compile_time_eval``
   turns on. jaxact turns it off for the duration of each call (see
-  :func:`jaxact._src.numerics.staged_constants`); without that, XLA folds the
+  :func:`jaxact._src.jvp.kernel`); without that, XLA folds the
   error-free arithmetic on constants and ``sigmoid(0.6)`` comes out 0.667.
+* ``disable_jit``: the switch behind ``jax.disable_jit()``, read (not set)
+  on every eager call: its ``value`` costs half of ``jax.config.jax_disable_jit``.
 * ``_convert_element_type(..., weak_type=True)``: the conversion jax.numpy
   uses to give a result the weak type of its inputs, so that
   ``jaxact.sigmoid(0.5) * bfloat16_array`` stays bfloat16 as with ``jax.nn``.
 
-Both are looked up when jaxact is imported. A JAX that lacks either fails
+All are looked up when jaxact is imported. A JAX that lacks one fails
 there, with an ImportError that names the missing name and the JAX versions
 jaxact is tested with, rather than computing different results silently.
 """
@@ -22,7 +24,7 @@ import inspect
 import jax
 import jax.numpy
 
-__all__ = ["SUPPORTED_JAX", "convert", "eager_constant_folding", "with_weak_type"]
+__all__ = ["SUPPORTED_JAX", "convert", "disable_jit", "eager_constant_folding", "with_weak_type"]
 
 # The range pinned in pyproject.toml (tests/test_semantics.py checks that the
 # two agree): the versions whose private names above were checked.
@@ -40,6 +42,16 @@ try:
     from jax._src.config import eager_constant_folding
 except ImportError as error:
     raise unsupported_jax("jax._src.config.eager_constant_folding", "has no") from error
+
+try:
+    from jax._src.config import disable_jit
+except ImportError as error:
+    raise unsupported_jax("jax._src.config.disable_jit", "has no") from error
+
+if not (hasattr(eager_constant_folding, "value") and hasattr(disable_jit, "value")):
+    raise unsupported_jax(
+        "jax._src.config's eager_constant_folding and disable_jit", "has no switch value in"
+    )
 
 try:
     from jax._src.lax.lax import _convert_element_type

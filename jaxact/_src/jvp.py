@@ -22,14 +22,30 @@ import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
-from jaxact._src.jax_internals import with_weak_type
-from jaxact._src.numerics import separate, staged_constants
+from jaxact._src.jax_internals import disable_jit, eager_constant_folding, with_weak_type
+from jaxact._src.numerics import separate
+
+# Private JAX switches, looked up in jax_internals (which fails loudly without
+# them): reading a switch's value costs half of reading jax.config's attribute.
+_EAGER_CONSTANT_FOLDING = eager_constant_folding
+_DISABLE_JIT = disable_jit
 
 HALF_DTYPES = (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
 
 
+# Filled as dtypes are seen: jnp.dtype costs half a microsecond, and every
+# eager call of a function with a parameter asks for its compute dtype.
+_COMPUTE_DTYPES: dict = {}
+
+
 def compute_dtype(dtype):
-    return jnp.dtype(jnp.float32) if jnp.dtype(dtype) in HALF_DTYPES else jnp.dtype(dtype)
+    try:
+        return _COMPUTE_DTYPES[dtype]
+    except KeyError:
+        pass
+    wanted = jnp.dtype(jnp.float32) if jnp.dtype(dtype) in HALF_DTYPES else jnp.dtype(dtype)
+    _COMPUTE_DTYPES[dtype] = wanted
+    return wanted
 
 
 def upcast(x: jax.Array) -> jax.Array:
@@ -52,6 +68,7 @@ EAGER_CHUNKED_MAX_HALF = 64
 EAGER_CHUNK = 8
 # Types of concrete (not traced) arrays, learned from the first one seen.
 _CONCRETE_ARRAYS: set[type] = set()
+_SINGLE_DEVICE = jax.sharding.SingleDeviceSharding
 
 
 def _runs_in_chunks(args, chunk: int) -> bool:
@@ -62,10 +79,16 @@ def _runs_in_chunks(args, chunk: int) -> bool:
         if not isinstance(x, jax.Array) or isinstance(x, jax.core.Tracer):
             return False
         _CONCRETE_ARRAYS.add(kind)
-    if not chunk < x.size <= (EAGER_CHUNKED_MAX_HALF if x.dtype.itemsize == 2
-                              else EAGER_CHUNKED_MAX):
+    # Read through the aval, and the size multiplied out here: each is a
+    # fraction of the array's own properties, and this runs on every call.
+    aval = x.aval
+    size = 1
+    for n in aval.shape:
+        size *= n
+    if not chunk < size <= (EAGER_CHUNKED_MAX_HALF if aval.dtype.itemsize == 2
+                            else EAGER_CHUNKED_MAX):
         return False
-    if type(x.sharding) is not jax.sharding.SingleDeviceSharding:
+    if type(x.sharding) is not _SINGLE_DEVICE:
         return False
     for param in args[1:]:
         if type(param) is not float and (type(param) not in _CONCRETE_ARRAYS or param.ndim):
@@ -116,7 +139,14 @@ def kernel(activation, *, default_param: float | None = None, eager_chunk: int =
       does: evaluated op by op it could not give the same results, because
       XLA contracts ``a * b + c`` into one rounding (an FMA) inside a fused
       kernel and cannot across separate ops.
-    * It is called with eager constant folding off (see staged_constants).
+    * It is called with JAX's eager constant folding switched off. Inside
+      ``jax.ensure_compile_time_eval()`` JAX evaluates every operation on
+      constants while tracing, the barrier of numerics.opaque included, and
+      XLA then folds the constant it gets back: sigmoid(0.6) came out 0.667
+      instead of 0.646, and gradients were off as well. The switch is off
+      for the whole call, derivative rules and the transformations of its
+      jaxpr included; reading it costs a tenth of entering the context, so
+      the context is entered only when it is on.
     * Its inputs go through a barrier first (see guard_inputs), so that an
       input XLA knows at compile time is not folded by XLA's simplifier,
       which reassociates the error-free arithmetic (the barrier costs
@@ -147,21 +177,27 @@ def kernel(activation, *, default_param: float | None = None, eager_chunk: int =
         with_default = jax.jit(with_default_param)
         chunked_default = jax.jit(functools.partial(_in_chunks, with_default_param, eager_chunk))
 
+    # One Python frame between the public function and the executable: on an
+    # eager call of 128 values each microsecond here is a tenth of the call.
     @functools.wraps(activation)
     def call(*args):
         whole, in_chunks = jitted, chunked
         if default_param is not None and type(args[1]) is float and args[1] == default_param:
             whole, in_chunks, args = with_default, chunked_default, args[:1]
         target = in_chunks if _runs_in_chunks(args, eager_chunk) else whole
-        if jax.config.jax_disable_jit:
-            with jax.disable_jit(False):
-                return target(*args)
+        if _EAGER_CONSTANT_FOLDING.value or _DISABLE_JIT.value:
+            return _compiled_and_staged(target, args)
         return target(*args)
 
-    call = staged_constants(call)
     call.default_param = default_param
     call.in_chunks = chunked
     return call
+
+
+def _compiled_and_staged(target, args):
+    """target(*args) with jit on and eager constant folding off (see kernel)."""
+    with jax.disable_jit(False), _EAGER_CONSTANT_FOLDING(False):
+        return target(*args)
 
 
 def guard_inputs(*args):
@@ -191,6 +227,14 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
     def cpu_bfloat16(x: jax.Array) -> jax.Array:
         return cast(cpu_bfloat16_value(upcast(x)), x.dtype)
 
+    # Checkpointed: differentiated again (a second derivative), it keeps x and
+    # recomputes, rather than keeping each of its intermediates for the
+    # pullback. Under jit XLA gives the same program either way; eagerly each
+    # kept intermediate is one more output of a program compiled on the spot.
+    @jax.checkpoint
+    def derivative(x):
+        return value_and_derivative(upcast(x))[1]
+
     @jax.custom_jvp
     def activation(x: jax.Array) -> jax.Array:
         (x,) = guard_inputs(x)
@@ -205,7 +249,7 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
         # through the value's own arithmetic (nor through cpu_bfloat16_value,
         # which may be one whose autodiff derivative is poor).
         y = activation(x)
-        _, dy = value_and_derivative(upcast(separate(x)))
+        dy = derivative(separate(x))
         return y, cast(cast(x_dot, dy.dtype) * dy, x.dtype)
 
     activation.defjvp(jvp)
@@ -225,6 +269,11 @@ def binary_activation(value_and_partials, *, default_param: float | None = None,
     tangent times df/dp, which is NaN where df/dp is infinite (leaky_relu's
     df/dslope = x at x = -inf) and costs a pass of arithmetic everywhere else.
     """
+    # Checkpointed, as unary_activation's derivative.
+    @jax.checkpoint
+    def partials(x, param):
+        return value_and_partials(upcast(x), param)[1:]
+
     @jax.custom_jvp
     def activation(x: jax.Array, param: jax.Array) -> jax.Array:
         x, param = guard_inputs(x, param)
@@ -233,17 +282,18 @@ def binary_activation(value_and_partials, *, default_param: float | None = None,
 
     def jvp(primals, tangents):
         (x, param), (x_dot, param_dot) = primals, tangents
+        # The value through `activation`, as in unary_activation.
+        y = activation(x, param)
         x, param = guard_inputs(x, param)
         param = cast(param, compute_dtype(x.dtype))
-        y, _, _ = value_and_partials(upcast(x), param)
-        _, dy_dx, dy_dparam = value_and_partials(upcast(separate(x)), param)
-        ct = y.dtype
-        y_dot = jnp.zeros_like(y)
+        dy_dx, dy_dparam = partials(separate(x), param)
+        ct = dy_dx.dtype
+        y_dot = jnp.zeros_like(dy_dx)
         if not isinstance(x_dot, SymbolicZero):
             y_dot = y_dot + cast(x_dot, ct) * dy_dx
         if not isinstance(param_dot, SymbolicZero):
             y_dot = y_dot + cast(param_dot, ct) * dy_dparam
-        return cast(y, x.dtype), cast(y_dot, x.dtype)
+        return y, cast(y_dot, x.dtype)
 
     activation.defjvp(jvp, symbolic_zeros=True)
     return kernel(activation, default_param=default_param, eager_chunk=eager_chunk)

@@ -14,7 +14,8 @@ has one guard here, and one test that fails if the guard stops working:
   without it).
 * With ``jax.ensure_compile_time_eval()`` JAX evaluates operations on
   constants while tracing, the barrier of :func:`opaque` included, and XLA
-  then folds the constant it gets back. Guard: :func:`staged_constants`.
+  then folds the constant it gets back. Guard: every activation's kernel
+  switches that off for its call (:func:`jaxact._src.jvp.kernel`).
   Test: ``test_compile_time_eval_gives_the_same_results``.
 * CSE merges two passes that share a costly operation (an ``exp``, a
   divide), and XLA's CPU backend then writes its result to memory for both:
@@ -39,8 +40,6 @@ from fractions import Fraction
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-from jaxact._src.jax_internals import eager_constant_folding
 
 # Switch point of the accurate expm1 below. For z < -ln 2, exp(z) <= 1/2 and
 # exp(z) - 1 loses nothing: the relative error of exp(z) is multiplied by
@@ -129,37 +128,9 @@ def opaque(value: float, dtype) -> jax.Array:
     error-free transformations below exist to capture. A scalar behind an
     optimization barrier costs nothing: it does not split the fusion. (The
     barrier must be staged, not evaluated while tracing: see
-    staged_constants.)
+    :func:`jaxact._src.jvp.kernel`.)
     """
     return jax.lax.optimization_barrier(jnp.asarray(value, dtype))
-
-
-# Private JAX API, looked up in jax_internals, which fails at import on a JAX
-# without it.
-_EAGER_CONSTANT_FOLDING = eager_constant_folding
-
-
-def staged_constants(activation):
-    """``activation``, called with JAX's eager constant folding switched off.
-
-    Inside ``jax.ensure_compile_time_eval()`` JAX evaluates every operation
-    on constants while tracing, opaque's barrier included, and XLA then
-    folds the constant it gets back: sigmoid(0.6) came out 0.667 instead of
-    0.646, and gradients were off as well. Every public function that uses
-    opaque goes through this wrapper, so the switch is off for the whole
-    call, derivative rules and the transformations of its jaxpr included.
-    Reading the switch costs a tenth of entering the context, so the context
-    is entered only when the switch is on.
-    """
-
-    @functools.wraps(activation)
-    def call(*args):
-        if _EAGER_CONSTANT_FOLDING.value:
-            with _EAGER_CONSTANT_FOLDING(False):
-                return activation(*args)
-        return activation(*args)
-
-    return call
 
 
 def fast_two_sum(big: float, small: jax.Array) -> tuple[jax.Array, jax.Array]:
