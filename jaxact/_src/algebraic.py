@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxact._src.checks import as_float_array, as_kernel_parameter, weak_as_inputs
+from jaxact._src.checks import as_float_array, as_kernel_parameter
 from jaxact._src.jvp import binary_activation, compute_dtype, unary_activation
 from jaxact._src.numerics import two_sum, upper_half
 
@@ -69,7 +69,7 @@ def soft_sign(x: ArrayLike) -> jax.Array:
     See also: :func:`tanh`, :func:`squareplus`.
     """
     x = as_float_array("soft_sign", x)
-    return weak_as_inputs(_soft_sign(x), x)
+    return _soft_sign(x)
 
 
 def _squareplus_thresholds(dtype) -> tuple[float, float, float]:
@@ -223,4 +223,4 @@ def squareplus(x: ArrayLike, b: ArrayLike = 4) -> jax.Array:
         "squareplus", "b", b, compute_dtype(x.dtype),
         x_shape=x.shape, minimum=0.0, inclusive=True
     )
-    return weak_as_inputs(_squareplus(x, b), x, b)
+    return _squareplus(x, b)

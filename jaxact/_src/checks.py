@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxact._src.jax_internals import convert, with_weak_type
+from jaxact._src.jax_internals import convert
 
 # Types a user may pass where an array is expected. Lists are rejected on
 # purpose (as jax.numpy functions do): converting them silently hides shape bugs.
@@ -95,32 +95,6 @@ def as_float_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array
     return jnp.asarray(x)
 
 
-def weak_as_inputs(result: jax.Array, *inputs: jax.Array) -> jax.Array:
-    """``result``, weakly typed exactly when every input is, as in jax.numpy.
-
-    The activations compute with strongly typed constants, which would make
-    ``jaxact.sigmoid(0.5) * bfloat16_array`` float32 where ``jax.nn.sigmoid``
-    gives bfloat16.
-    """
-    # A loop with is_weakly_typed written out, not all() over a generator
-    # calling it: a third of the cost on an eager call.
-    weak_type = True
-    for value in inputs:
-        kind = type(value)
-        if kind in _ARRAY_CLASSES:
-            weak = value.weak_type
-        else:
-            weak = kind is float or jax.typeof(value).weak_type
-        if not weak:
-            weak_type = False
-            break
-    if type(result) in _ARRAY_CLASSES and result.weak_type == weak_type:
-        return result
-    if isinstance(result, jax.Array):
-        _ARRAY_CLASSES.add(type(result))
-    return with_weak_type(result, weak_type)
-
-
 def as_real_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array:
     """Returns ``x`` as an array of its own real dtype (integers are kept)."""
     if type(x) in _ARRAY_CLASSES and x.dtype in _FLOAT_DTYPES:
@@ -175,7 +149,7 @@ def as_parameter(
     if x_shape is not None:
         _check_parameter_shape(fn_name, arg_name, array.shape, tuple(x_shape))
     # A weakly typed value (a Python number) stays weakly typed, so that the
-    # result can be too (see weak_as_inputs).
+    # result can be too (see jvp.kernel's weak_as_inputs).
     converted = convert(array, dtype, is_weakly_typed(value))
     if is_concrete(value):
         # From the value as given: a Python float such as 1e-50 is already 0

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxact._src.checks import as_float_array, weak_as_inputs
+from jaxact._src.checks import as_float_array
 from jaxact._src.jvp import binary_activation
 from jaxact._src.logistic import _logistic_from_exp
 from jaxact._src.numerics import exp, square_of_one_plus
@@ -152,4 +152,4 @@ def glu(x: ArrayLike, axis: int = -1) -> jax.Array:
     See also: ``jaxact.sigmoid``.
     """
     x = as_float_array("glu", x)
-    return weak_as_inputs(_glu(x, axis=_checked_axis(x, axis)), x)
+    return _glu(x, axis=_checked_axis(x, axis))

@@ -300,7 +300,8 @@ def _gelu_erf_and_derivative(x: jax.Array):
     return y, dy
 
 
-_gelu_erf = unary_activation(_gelu_erf_and_derivative, eager_chunk=4)
+# gelu's result is strongly typed, as jax.nn.gelu's is.
+_gelu_erf = unary_activation(_gelu_erf_and_derivative, eager_chunk=4, weak_as_inputs=False)
 
 
 # --------------------------------------------------------------------------
@@ -419,7 +420,7 @@ def _gelu_tanh_and_derivative(x: jax.Array):
     return y, dy
 
 
-_gelu_tanh = unary_activation(_gelu_tanh_and_derivative, eager_chunk=4)
+_gelu_tanh = unary_activation(_gelu_tanh_and_derivative, eager_chunk=4, weak_as_inputs=False)
 
 
 def _static_flag(approximate) -> bool:

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxact._src.checks import as_float_array, weak_as_inputs
+from jaxact._src.checks import as_float_array
 from jaxact._src.jvp import unary_activation
 from jaxact._src.numerics import (
     exp,
@@ -157,7 +157,7 @@ def tanh(x: ArrayLike, /) -> jax.Array:
     See also: :func:`sigmoid` (:math:`\tanh(x) = 2\sigma(2x) - 1`).
     """
     x = as_float_array("tanh", x)
-    return weak_as_inputs(_tanh(x), x)
+    return _tanh(x)
 
 
 # --------------------------------------------------------------------------
@@ -339,4 +339,4 @@ def mish(x: ArrayLike) -> jax.Array:
     See also: :func:`tanh`, ``jaxact.softplus``, ``jaxact.silu``.
     """
     x = as_float_array("mish", x)
-    return weak_as_inputs(_mish(x), x)
+    return _mish(x)

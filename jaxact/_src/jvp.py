@@ -130,7 +130,8 @@ def _in_chunks(activation, chunk: int, x: jax.Array, *params) -> jax.Array:
     return with_weak_type(rows.ravel()[: flat.size].reshape(x.shape), whole.weak_type)
 
 
-def kernel(activation, *, default_param: float | None = None, eager_chunk: int = EAGER_CHUNK):
+def kernel(activation, *, default_param: float | None = None, eager_chunk: int = EAGER_CHUNK,
+           weak_as_inputs: bool = True):
     """``activation`` (a ``custom_jvp``) as one jitted call that gives the same bits everywhere.
 
     * Called eagerly, a jitted function costs one dispatch (a few µs)
@@ -167,7 +168,14 @@ def kernel(activation, *, default_param: float | None = None, eager_chunk: int =
       arithmetic counts 10 to 140 flops per element, so even 128 elements
       would be handed over (jax.nn's 3 to 8 flops are not). Each chunk
       does the same arithmetic per element, so the bits are the same.
+    * With ``weak_as_inputs``, the result is weakly typed exactly when every
+      argument is, as in jax.numpy (the arithmetic's strongly typed
+      constants would make ``sigmoid(0.5) * bfloat16_array`` float32). It is
+      decided while tracing, so an eager call pays nothing for it; without
+      it the result keeps the computed type (gelu: strong, as jax.nn.gelu).
     """
+    if weak_as_inputs:
+        activation = _weak_as_inputs(activation)
     jitted = jax.jit(activation)
     chunked = jax.jit(functools.partial(_in_chunks, activation, eager_chunk))
     if default_param is not None:
@@ -194,6 +202,17 @@ def kernel(activation, *, default_param: float | None = None, eager_chunk: int =
     return call
 
 
+def _weak_as_inputs(activation):
+    """``activation`` with a result weakly typed exactly when every argument is."""
+    @functools.wraps(activation)
+    def typed(*args):
+        result = activation(*args)
+        weak_type = all(jax.typeof(arg).weak_type for arg in args)
+        return result if result.weak_type == weak_type else with_weak_type(result, weak_type)
+
+    return typed
+
+
 def _compiled_and_staged(target, args):
     """target(*args) with jit on and eager constant folding off (see kernel)."""
     with jax.disable_jit(False), _EAGER_CONSTANT_FOLDING(False):
@@ -206,7 +225,7 @@ def guard_inputs(*args):
 
 
 def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
-                     eager_chunk: int = EAGER_CHUNK):
+                     eager_chunk: int = EAGER_CHUNK, weak_as_inputs: bool = True):
     """f(x) as a ``custom_jvp`` from ``value_and_derivative(x) -> (f(x), f'(x))``.
 
     The primal is one fused pass; the JVP rule computes the value from x and
@@ -218,7 +237,8 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
     rounding to bfloat16 equals that of f at all 2^16 bfloat16 inputs (its
     test checks every one). The derivative is always computed.
 
-    ``eager_chunk``: see kernel (smaller for the costliest activations).
+    ``eager_chunk``, ``weak_as_inputs``: see kernel (a smaller chunk for the
+    costliest activations).
     """
     def value(x: jax.Array) -> jax.Array:
         y, _ = value_and_derivative(upcast(x))
@@ -253,7 +273,7 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
         return y, cast(cast(x_dot, dy.dtype) * dy, x.dtype)
 
     activation.defjvp(jvp)
-    return kernel(activation, eager_chunk=eager_chunk)
+    return kernel(activation, eager_chunk=eager_chunk, weak_as_inputs=weak_as_inputs)
 
 
 def binary_activation(value_and_partials, *, default_param: float | None = None,

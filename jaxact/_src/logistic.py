@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxact._src.checks import as_float_array, as_kernel_parameter, weak_as_inputs
+from jaxact._src.checks import as_float_array, as_kernel_parameter
 from jaxact._src.jvp import binary_activation, compute_dtype, unary_activation
 from jaxact._src.numerics import (
     _log1p_series_coefficients,
@@ -92,7 +92,7 @@ def sigmoid(x: ArrayLike) -> jax.Array:
     See also: :func:`generalized_logistic`, :func:`log_sigmoid`, :func:`tanh`.
     """
     x = as_float_array("sigmoid", x)
-    return weak_as_inputs(_sigmoid(x), x)
+    return _sigmoid(x)
 
 
 @jax.jit
@@ -138,7 +138,7 @@ def softplus(x: ArrayLike) -> jax.Array:
     See also: :func:`log_sigmoid`, :func:`relu`.
     """
     x = as_float_array("softplus", x)
-    return weak_as_inputs(_softplus(x), x)
+    return _softplus(x)
 
 
 @jax.jit
@@ -183,7 +183,7 @@ def log_sigmoid(x: ArrayLike) -> jax.Array:
     See also: :func:`softplus`, :func:`sigmoid`.
     """
     x = as_float_array("log_sigmoid", x)
-    return weak_as_inputs(_log_sigmoid(x), x)
+    return _log_sigmoid(x)
 
 
 # --------------------------------------------------------------------------
@@ -335,12 +335,12 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     """
     x = as_float_array("generalized_logistic", x)
     if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and alpha == 1:
-        return weak_as_inputs(_sigmoid(x), x)
+        return _sigmoid(x)
     alpha = as_kernel_parameter(
         "generalized_logistic", "alpha", alpha, compute_dtype(x.dtype),
         minimum=0.0, inclusive=False, x_shape=x.shape,
     )
-    return weak_as_inputs(_generalized_logistic(x, alpha), x, alpha)
+    return _generalized_logistic(x, alpha)
 
 
 # --------------------------------------------------------------------------
@@ -475,7 +475,7 @@ def silu(x: ArrayLike) -> jax.Array:
     See also: :func:`sigmoid`, ``jaxact.mish``.
     """
     x = as_float_array("silu", x)
-    return weak_as_inputs(_silu(x), x)
+    return _silu(x)
 
 
 swish = silu
@@ -565,4 +565,4 @@ def log1mexp(x: ArrayLike) -> jax.Array:
     See also: :func:`log_sigmoid`, :func:`softplus`.
     """
     x = as_float_array("log1mexp", x)
-    return weak_as_inputs(_log1mexp(x), x)
+    return _log1mexp(x)

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxact._src.checks import as_float_array, as_real_array, weak_as_inputs
+from jaxact._src.checks import as_float_array, as_real_array
 from jaxact._src.jvp import kernel, unary_activation
 from jaxact._src.numerics import fast_two_sum
 
@@ -83,7 +83,7 @@ def hard_sigmoid(x: ArrayLike) -> jax.Array:
     See also: ``jaxact.relu6``, :func:`hard_silu`, ``jaxact.sigmoid``.
     """
     x = as_float_array("hard_sigmoid", x)
-    return weak_as_inputs(_hard_sigmoid(x), x)
+    return _hard_sigmoid(x)
 
 
 @jax.jit
@@ -148,7 +148,7 @@ def hard_silu(x: ArrayLike) -> jax.Array:
     See also: :func:`hard_sigmoid`, ``jaxact.silu``.
     """
     x = as_float_array("hard_silu", x)
-    return weak_as_inputs(_hard_silu(x), x)
+    return _hard_silu(x)
 
 
 hard_swish = hard_silu
@@ -216,7 +216,7 @@ def hard_tanh(x: ArrayLike) -> jax.Array:
     See also: ``jaxact.tanh``, :func:`sparse_sigmoid`.
     """
     x = as_real_array("hard_tanh", x)
-    return weak_as_inputs(_hard_tanh(x), x)
+    return _hard_tanh(x)
 
 
 # --------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def sparse_plus(x: ArrayLike) -> jax.Array:
     See also: :func:`sparse_sigmoid`, ``jaxact.softplus``.
     """
     x = as_float_array("sparse_plus", x)
-    return weak_as_inputs(_sparse_plus(x), x)
+    return _sparse_plus(x)
 
 
 @jax.jit
@@ -330,4 +330,4 @@ def sparse_sigmoid(x: ArrayLike) -> jax.Array:
     See also: :func:`sparse_plus`, :func:`hard_sigmoid`.
     """
     x = as_float_array("sparse_sigmoid", x)
-    return weak_as_inputs(_sparse_sigmoid(x), x)
+    return _sparse_sigmoid(x)

@@ -14,7 +14,6 @@ from jaxact._src.checks import (
     as_float_array,
     as_kernel_parameter,
     as_real_array,
-    weak_as_inputs,
 )
 from jaxact._src.jvp import (
     binary_activation,
@@ -169,7 +168,7 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
         "leaky_relu", "negative_slope", negative_slope, compute_dtype(x.dtype),
         minimum=-math.inf, inclusive=True, x_shape=x.shape,
     )
-    return weak_as_inputs(_leaky_relu(x, negative_slope), x, negative_slope)
+    return _leaky_relu(x, negative_slope)
 
 
 @jax.jit
@@ -251,7 +250,7 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
         "elu", "alpha", alpha, compute_dtype(x.dtype),
         minimum=0.0, inclusive=True, finite=True, x_shape=x.shape,
     )
-    return weak_as_inputs(_elu(x, alpha), x, alpha)
+    return _elu(x, alpha)
 
 
 # --------------------------------------------------------------------------
@@ -301,7 +300,7 @@ def relu6(x: ArrayLike) -> jax.Array:
     See also: :func:`relu`, ``jaxact.hard_sigmoid``.
     """
     x = as_float_array("relu6", x)
-    return weak_as_inputs(_relu6(x), x)
+    return _relu6(x)
 
 
 # The constants of Klambauer et al. (2017), eq. 14, to the digits jax.nn uses.
@@ -399,7 +398,7 @@ def selu(x: ArrayLike) -> jax.Array:
     See also: :func:`elu`, :func:`celu`.
     """
     x = as_float_array("selu", x)
-    return weak_as_inputs(_selu(x), x)
+    return _selu(x)
 
 
 # Below this, x / alpha makes exp underflow in every dtype jaxact computes in
@@ -529,4 +528,4 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
         "celu", "alpha", alpha, compute_dtype(x.dtype),
         x_shape=x.shape, minimum=0.0, inclusive=False
     )
-    return weak_as_inputs(_celu(x, alpha), x, alpha)
+    return _celu(x, alpha)
