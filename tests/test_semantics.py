@@ -73,6 +73,13 @@ def test_import_fails_loudly_without_eager_constant_folding():
     )
 
 
+def test_import_fails_loudly_without_the_disable_jit_switch():
+    _import_fails_loudly(
+        "import jax._src.config as c; del c.disable_jit",
+        "jax._src.config.disable_jit",
+    )
+
+
 def test_import_fails_loudly_without_the_weak_type_conversion():
     # A stand-in that still serves JAX's own callers but has no weak_type argument.
     _import_fails_loudly(

@@ -1,13 +1,15 @@
 """The private JAX names jaxact depends on, looked up in one place.
 
-JAX has no public way to do these:
+JAX has no public way to do the first and the last of these, and only a
+slower one for the second:
 
 * ``eager_constant_folding``: the switch that ``jax.ensure_compile_time_eval``
   turns on. jaxact turns it off for the duration of each call (see
   :func:`jaxact._src.jvp.kernel`); without that, XLA folds the
   error-free arithmetic on constants and ``sigmoid(0.6)`` comes out 0.667.
 * ``disable_jit``: the switch behind ``jax.disable_jit()``, read (not set)
-  on every eager call: its ``value`` costs half of ``jax.config.jax_disable_jit``.
+  on every eager call: its ``value`` costs half of reading the public
+  ``jax.config.jax_disable_jit``.
 * ``_convert_element_type(..., weak_type=True)``: the conversion jax.numpy
   uses to give a result the weak type of its inputs, so that
   ``jaxact.sigmoid(0.5) * bfloat16_array`` stays bfloat16 as with ``jax.nn``.
