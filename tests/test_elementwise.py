@@ -368,7 +368,9 @@ def test_second_derivative_float32_matches_float64(name):
     # constant, 2^n from bits), through which autodiff alone would give 0;
     # float64 takes jnp.exp. Both must give the same second derivatives.
     fn = SMOOTH[name]
-    second = jax.vmap(jax.grad(jax.grad(fn)))
+    # Jitted: one program per dtype instead of the nested grads' operations
+    # compiled one by one (same bits: tests/test_kernels.py).
+    second = jax.jit(jax.vmap(jax.grad(jax.grad(fn))))
     got = second(jnp.asarray(SMOOTH_POINTS, jnp.float32))
     with jax.enable_x64(True):
         want = np.asarray(second(jnp.asarray(SMOOTH_POINTS, jnp.float64)))

@@ -1,5 +1,7 @@
 """Tests for prelu / PReLU and maxout / Maxout."""
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -132,11 +134,15 @@ _PARTIALS = [
 ]
 
 
+@functools.cache
 def _partial(argnums):
+    # Jitted: eagerly, each nested grad dispatches its operations one by one,
+    # each compiled on the spot; eager and jitted calls give the same bits
+    # (tests/test_kernels.py). Cached, one program per input type.
     function = jaxact.prelu
     for argnum in argnums:
         function = jax.grad(function, argnum)
-    return function
+    return jax.jit(function)
 
 
 @pytest.mark.parametrize("kink", [0.0, -0.0])
