@@ -369,7 +369,7 @@ def test_second_derivative_float32_matches_float64(name):
     # float64 takes jnp.exp. Both must give the same second derivatives.
     fn = SMOOTH[name]
     # Jitted: one program per dtype instead of the nested grads' operations
-    # compiled one by one (same bits: tests/test_kernels.py).
+    # compiled one by one.
     second = jax.jit(jax.vmap(jax.grad(jax.grad(fn))))
     got = second(jnp.asarray(SMOOTH_POINTS, jnp.float32))
     with jax.enable_x64(True):

@@ -136,9 +136,8 @@ _PARTIALS = [
 
 @functools.cache
 def _partial(argnums):
-    # Jitted: eagerly, each nested grad dispatches its operations one by one,
-    # each compiled on the spot; eager and jitted calls give the same bits
-    # (tests/test_kernels.py). Cached, one program per input type.
+    # Jitted and cached: one program per input type, where eagerly each
+    # nested grad compiles its operations one by one.
     function = jaxact.prelu
     for argnum in argnums:
         function = jax.grad(function, argnum)
