@@ -22,13 +22,11 @@ import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
+# disable_jit and eager_constant_folding: private JAX switches, looked up in
+# jax_internals (which fails loudly without them); reading a switch's value
+# costs half of reading jax.config's attribute.
 from jaxact._src.jax_internals import disable_jit, eager_constant_folding, with_weak_type
 from jaxact._src.numerics import separate
-
-# Private JAX switches, looked up in jax_internals (which fails loudly without
-# them): reading a switch's value costs half of reading jax.config's attribute.
-_EAGER_CONSTANT_FOLDING = eager_constant_folding
-_DISABLE_JIT = disable_jit
 
 HALF_DTYPES = (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
 
@@ -185,7 +183,7 @@ def kernel(activation, *, default_param: float | None = None, eager_chunk: int =
         if default_param is not None and type(args[1]) is float and args[1] == default_param:
             whole, in_chunks, args = with_default, chunked_default, args[:1]
         target = in_chunks if _runs_in_chunks(args, eager_chunk) else whole
-        if _EAGER_CONSTANT_FOLDING.value or _DISABLE_JIT.value:
+        if eager_constant_folding.value or disable_jit.value:
             return _compiled_and_staged(target, args)
         return target(*args)
 
@@ -207,7 +205,7 @@ def _weak_as_inputs(activation):
 
 def _compiled_and_staged(target, args):
     """target(*args) with jit on and eager constant folding off (see kernel)."""
-    with jax.disable_jit(False), _EAGER_CONSTANT_FOLDING(False):
+    with jax.disable_jit(False), eager_constant_folding(False):
         return target(*args)
 
 
