@@ -1,9 +1,12 @@
 # Every target creates .venv and installs what it needs when missing, so a
 # fresh clone needs nothing but python3 (>= 3.10) and make.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 PY := $(VENV)/bin/python
-# The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
+# JAX='jax==0.10.2 jaxlib==0.10.2' installs that JAX into the venv instead of
+# the newest one pip finds for $(PYTHON) (.ci/run tests both ends of the range).
+JAX ?=
+# The stamp depends on the dependency lists, so a changed one reinstalls.
 STAMP := $(VENV)/.installed
 
 # QUICK=1 shrinks `make bench` and `make accuracy` to smoke runs; ACCURACY_ARGS
@@ -14,18 +17,17 @@ BENCH_ARGS := $(if $(QUICK),--quick,)
 
 all: test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml jaxact/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,experiments]'
+	$(PY) -m pip install --quiet -e '.[test,experiments]' $(JAX)
 	touch $(STAMP)
 
 install: $(STAMP)
 
 # Three workers on two cores: while one waits (a subprocess, Python-bound
-# tracing) another compiles (suite 5 min 45 s against 6 min 13 s with two, and
-# 6 min 7 s with four, measured 2026-12-02). A test file stays on one worker,
-# which shares its module fixtures.
+# tracing) another compiles. A test file stays on one worker, which shares its
+# module fixtures.
 test: $(STAMP)
 	$(PY) -m pytest -n 3 --dist loadfile -q
 

@@ -47,14 +47,27 @@ def run_python(code: str, **env) -> subprocess.CompletedProcess:
 # private JAX names (issue 11 item 10)
 
 
-def test_pinned_jax_range_is_the_supported_one_and_holds_the_installed_jax():
-    # (tomllib is Python 3.11+, and the project supports 3.10.)
+def test_the_jax_range_is_stated_once_and_holds_the_installed_jax():
     pyproject = (ROOT / "pyproject.toml").read_text()
-    pins = dict(re.findall(r'^\s*"(jax|jaxlib)([<>=!~][^"]*)",', pyproject, re.MULTILINE))
+    assert 'dependencies = {file = ["jaxact/requirements.txt"]}' in pyproject
+    assert not re.search(r'^\s*"jax(lib)?[<>=!~]', pyproject, re.MULTILINE)
+    requirements = (ROOT / "jaxact" / "requirements.txt").read_text()
+    pins = dict(re.findall(r"^(jax|jaxlib)([<>=!~]\S*)", requirements, re.MULTILINE))
     assert pins == {"jax": jax_internals.SUPPORTED_JAX, "jaxlib": jax_internals.SUPPORTED_JAX}
     supported = SpecifierSet(jax_internals.SUPPORTED_JAX)
     assert jax.__version__ in supported
     assert jaxlib.__version__ in supported
+
+
+@pytest.mark.parametrize("version", ["0.10.1", "0.13.0", "1.0.0"])
+def test_import_fails_loudly_on_a_jax_outside_the_range(version):
+    assert version not in SpecifierSet(jax_internals.SUPPORTED_JAX)
+    assert not jax_internals._in_range(version, jax_internals.SUPPORTED_JAX)
+    result = run_python(f"import jax; jax.__version__ = {version!r}\nimport jaxact")
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f"ImportError: jaxact: this JAX ({version}) is outside"), last_line
+    assert f"jax{jax_internals.SUPPORTED_JAX}" in last_line
 
 
 def _import_fails_loudly(patch: str, missing: str) -> None:

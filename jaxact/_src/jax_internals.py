@@ -22,21 +22,57 @@ jaxact is tested with, rather than computing different results silently.
 from __future__ import annotations
 
 import inspect
+import pathlib
+import re
 
 import jax
 import jax.numpy
 
 __all__ = ["SUPPORTED_JAX", "convert", "disable_jit", "eager_constant_folding", "with_weak_type"]
 
-# The range pinned in pyproject.toml (tests/test_semantics.py checks that the
-# two agree): the versions whose private names above were checked.
-SUPPORTED_JAX = ">=0.10.2,<0.11"
+
+def _supported_jax() -> str:
+    """The JAX range of jaxact/requirements.txt (also pyproject's dependency list)."""
+    requirements = pathlib.Path(__file__).parents[1] / "requirements.txt"
+    match = re.search(r"^jax([<>=!~][^\s#]*)", requirements.read_text(), re.MULTILINE)
+    if match is None:
+        raise ImportError(f"jaxact: {requirements} states no jax version range")
+    return match.group(1)
+
+
+# The versions whose private names above were checked.
+SUPPORTED_JAX = _supported_jax()
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def _in_range(version: str, specifiers: str) -> bool:
+    """``version`` within ``specifiers`` (">=a,<b" with ">=", ">", "<=", "<", "==")."""
+    have = _version(version)
+    tests = {">=": have.__ge__, ">": have.__gt__, "<=": have.__le__, "<": have.__lt__,
+             "==": have.__eq__}
+    for specifier in specifiers.split(","):
+        operator, bound = re.fullmatch(r"\s*([<>=]=?)\s*(\S+)\s*", specifier).groups()
+        if not tests[operator](_version(bound)):
+            return False
+    return True
 
 
 def unsupported_jax(name: str, reason: str) -> ImportError:
     return ImportError(
         f"jaxact: this JAX ({jax.__version__}) {reason} {name}, a private name "
         f"jaxact needs; jaxact supports jax{SUPPORTED_JAX} and jaxlib{SUPPORTED_JAX}."
+    )
+
+
+# A JAX outside the range may rename or change the private names below
+# without removing them, so the range itself is enforced, not only their presence.
+if not _in_range(jax.__version__, SUPPORTED_JAX):
+    raise ImportError(
+        f"jaxact: this JAX ({jax.__version__}) is outside the range jaxact supports, "
+        f"jax{SUPPORTED_JAX} and jaxlib{SUPPORTED_JAX}."
     )
 
 
