@@ -7,7 +7,7 @@ for a subset).
 
 Every float32 bit pattern is evaluated by each implementation (value and
 derivative, one ``jax.jvp`` with a tangent of ones) and compared with the float64
-references of ``benchmarks/references.py``, the ones the tests use. Errors are in
+references of ``harness/references.py``, the ones the tests use. Errors are in
 ULPs of float32 at the reference: |got - ref| divided by the float32 spacing in
 the reference's binade, the definition that ``tests/helpers.py`` uses.
 
@@ -41,7 +41,8 @@ import numpy as np
 from jax import lax
 
 import jaxact
-from benchmarks.references import (
+from harness.files import write_json, write_text
+from harness.references import (
     ref_celu,
     ref_elu,
     ref_gelu_erf,
@@ -66,8 +67,7 @@ from benchmarks.references import (
     ref_squareplus,
     ref_tanh,
 )
-from benchmarks.timing import machine_line
-from experiments.common import write_json, write_text
+from harness.timing import machine_line
 
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # 2^-126, smallest normal
 # Float64 values from here up round to inf in float32 (max + half its spacing).
@@ -577,7 +577,7 @@ def to_markdown(result: dict, command: str) -> str:
         "Error unit: ULPs of float32 at the float64 reference (|got - ref| / spacing of float32 "
         "in the reference's binade). f' is the derivative in x (one `jax.jvp` with a tangent of "
         "ones), df/dalpha the derivative in a traced alpha. The float64 references use "
-        "cancellation-free formulas (see `benchmarks/references.py`); they agree with numpy's libm "
+        "cancellation-free formulas (see `harness/references.py`); they agree with numpy's libm "
         f"to {result['reference_self_check_ulp']:.2g} float32 ULP on 2^20 random patterns.",
         "",
         "Max and 99.99th percentile count every normal input whose true result is a normal "

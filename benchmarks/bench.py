@@ -4,7 +4,7 @@ Run as ``python -m benchmarks.bench [--quick] [--out DIR]``. Writes ``bench.md``
 ``bench.json`` and ``bench_scaling.png`` to DIR (default ``benchmarks/results``)
 and prints the markdown table.
 
-Every figure comes from :func:`benchmarks.timing.timeit_interleaved`: each
+Every figure comes from :func:`harness.timing.timeit_interleaved`: each
 contender is jitted and warmed up once, then the contenders run one after
 another within each rep (in an order shuffled anew for every rep), so that load
 from other processes falls on all of them alike. A ratio is the median over
@@ -38,8 +38,8 @@ from benchmarks.models import time_mlp, time_pinn
 from benchmarks.parametric import time_maxout, time_prelu
 from benchmarks.report import plot_scaling, render_markdown
 from benchmarks.targets import check_targets
-from benchmarks.timing import machine_info, machine_line
-from experiments.common import write_text
+from harness.files import write_text
+from harness.timing import machine_info, machine_line
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 

@@ -21,7 +21,7 @@ from jax import lax
 
 import jaxact
 from benchmarks.hlo import hlo_op_counts, xla_cost
-from benchmarks.timing import Eager, paired_ratio, summary, timeit_interleaved
+from harness.timing import Eager, paired_ratio, summary, timeit_interleaved
 
 # alpha = 1 would take jaxact's sigmoid shortcut; 2 exercises the general path.
 GENERALIZED_LOGISTIC_ALPHA = 2.0

@@ -36,7 +36,6 @@ from pathlib import Path
 
 import jax
 
-from benchmarks.timing import machine_line
 from experiments import EXPERIMENT_NAMES, report
 from experiments.common import (
     ResultError,
@@ -48,6 +47,7 @@ from experiments.common import (
     write_json,
 )
 from experiments.data import DATASET_NAMES, DataError, fingerprint
+from harness.timing import machine_line
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 # Quick runs are smoke runs: by default they write beside the committed results
@@ -105,7 +105,7 @@ _MANIFEST = ".run-manifest.json"
 _LOCK = ".lock"
 _REPO = Path(__file__).resolve().parents[1]
 # The code whose change changes results: a run resumed after editing it starts afresh.
-_CODE_DIRS = ("experiments", "benchmarks", "jaxact")
+_CODE_DIRS = ("experiments", "harness", "jaxact")
 
 
 class RunError(Exception):

@@ -161,7 +161,7 @@ def test_targets_table_covers_every_target(results):
 
 
 def test_timeit_interleaved_runs_each_contender_once_per_rep():
-    from benchmarks.timing import Eager, timeit_interleaved
+    from harness.timing import Eager, timeit_interleaved
 
     calls = []
     times = timeit_interleaved(
