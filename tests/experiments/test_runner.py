@@ -307,7 +307,9 @@ def test_read_only_out_fails_before_any_work(tmp_path, monkeypatch, stub_experim
         def read_only_open(path, *args, **kwargs):
             raise PermissionError(13, "Permission denied", str(path))
 
-        monkeypatch.setattr(runner, "open", read_only_open, raising=False)
+        import harness.runs
+
+        monkeypatch.setattr(harness.runs, "open", read_only_open, raising=False)
     try:
         assert runner.main(["all", *QUICK, "--out", str(out)]) == 2
     finally:
