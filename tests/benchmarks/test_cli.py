@@ -198,6 +198,27 @@ def test_a_held_lock_makes_a_second_bench_fail_at_once(tmp_path, stub_bench, cap
     assert bench.main(["--quick", "--out", str(out)]) == 0  # released when the run ends
 
 
+def test_a_lock_held_by_another_process_names_it(tmp_path, stub_bench, capsys):
+    import sys
+
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from harness import runs\n"
+         "with runs.exclusive(Path(sys.argv[1]), '.bench.lock'):\n"
+         "    print('held', flush=True); sys.stdin.read()", str(out)],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert bench.main(["--quick", "--out", str(out)]) == 2
+        err = _one_line_error(capsys, "benchmarks.bench")
+        assert f"another run is writing here (pid {holder.pid}, started " in err
+    finally:
+        holder.communicate(timeout=60)  # closing its stdin ends it
+    assert holder.returncode == 0 and stub_bench == []
+    assert bench.main(["--quick", "--out", str(out)]) == 0
+
+
 def test_a_held_lock_makes_a_second_accuracy_run_fail_at_once(tmp_path, stub_accuracy, capsys):
     out = tmp_path / "out"
     out.mkdir()
