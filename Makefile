@@ -32,7 +32,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n 3 --dist loadfile -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check jaxact tests experiments benchmarks
+	$(PY) -m ruff check jaxact tests experiments benchmarks harness
 
 experiments: $(STAMP)
 	$(PY) -m experiments all

@@ -7,7 +7,7 @@
 - ``python -m benchmarks.fit``: refits the polynomial coefficients in
   ``jaxact/_src``.
 
-``benchmarks.timing`` (the interleaved timer, the machine line) and
-``benchmarks.references`` (float64 references) are shared with the tests and
-the experiments.
+The interleaved timer, the result files and the float64 references live in
+``harness``, which the experiments and the tests share; nothing here imports
+``experiments``.
 """

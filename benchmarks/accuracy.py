@@ -2,12 +2,17 @@
 
 Run with ``python -m benchmarks.accuracy`` (``make accuracy``); ``--quick``
 measures a 2^22-sample subset spread over the whole range instead. Writes
-``benchmarks/results/accuracy.md`` and ``accuracy.json`` (``accuracy_quick.*``
-for a subset).
+``benchmarks/results/accuracy.md`` and ``accuracy.json``. A subset (``--quick``,
+``--stride``) or a partial run (``--functions``) writes to
+``benchmarks/results-quick/`` (git-ignored; ``accuracy_quick.*`` for a subset)
+unless ``--out`` says otherwise, so that only a full run replaces the committed
+results. Every argument and the output are checked before any work (a problem
+is one line on stderr, exit status 2), and one run at a time writes to an
+output (a lock file beside it, ``.accuracy.lock`` for ``accuracy.*``).
 
 Every float32 bit pattern is evaluated by each implementation (value and
 derivative, one ``jax.jvp`` with a tangent of ones) and compared with the float64
-references of ``benchmarks/references.py``, the ones the tests use. Errors are in
+references of ``harness/references.py``, the ones the tests use. Errors are in
 ULPs of float32 at the reference: |got - ref| divided by the float32 spacing in
 the reference's binade, the definition that ``tests/helpers.py`` uses.
 
@@ -27,10 +32,10 @@ upper edge of its bin.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import functools
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,7 +46,9 @@ import numpy as np
 from jax import lax
 
 import jaxact
-from benchmarks.references import (
+from harness import runs
+from harness.files import write_json, write_text
+from harness.references import (
     ref_celu,
     ref_elu,
     ref_gelu_erf,
@@ -66,8 +73,8 @@ from benchmarks.references import (
     ref_squareplus,
     ref_tanh,
 )
-from benchmarks.timing import machine_line
-from experiments.common import write_json, write_text
+from harness.runs import RunError
+from harness.timing import machine_line
 
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # 2^-126, smallest normal
 # Float64 values from here up round to inf in float32 (max + half its spacing).
@@ -95,6 +102,11 @@ INF_ERROR_CODE = int(np.array(np.inf, np.float32).view(np.uint32) >> 16)
 
 GL_ALPHAS = (0.5, 2.0)
 RESULTS = Path(__file__).resolve().parent / "results"
+# Where a subset or a partial run writes unless --out says otherwise (git-ignored).
+QUICK_RESULTS = Path(__file__).resolve().parent / "results-quick"
+# The largest --chunk-bits: a chunk takes about 1 KiB per pattern, so 2^28
+# patterns need some 256 GiB, beyond any machine this runs on.
+MAX_CHUNK_BITS = 28
 
 
 def _nan_in_nan_out(xp, x, value):
@@ -443,16 +455,15 @@ def _run(chunk_bits: int, stride: int, show_progress: bool, names=None) -> dict:
     # a full run made from a subset) does not include compilation.
     compile_start = time.perf_counter()
     example_index = jnp.asarray(0, jnp.uint32)
-    kernels = [
-        make_kernel(reference, impls, chunk_size, stride).lower(example_index).compile()
-        for _, reference, impls in table
-    ]
-    # Called only for chunks that hold a new worst error.
-    locators = [
-        make_kernel(reference, impls, chunk_size, stride, locate=True)
-        .lower(example_index).compile()
-        for _, reference, impls in table
-    ]
+    disable = None if show_progress else True
+    kernels, locators = [], []
+    for _, reference, impls in runs.progress_bar(table, desc="compiling", unit="function",
+                                                 disable=disable):
+        kernels.append(
+            make_kernel(reference, impls, chunk_size, stride).lower(example_index).compile())
+        # Called only for chunks that hold a new worst error.
+        locators.append(make_kernel(reference, impls, chunk_size, stride, locate=True)
+                        .lower(example_index).compile())
     compile_seconds = time.perf_counter() - compile_start
     histograms = {}
     worst = {}
@@ -499,13 +510,8 @@ def _run(chunk_bits: int, stride: int, show_progress: bool, names=None) -> dict:
                     error, x = float(masked[at]), located[("x", "")][at]
                     best[group] = (error, float(x), top_bin)
 
-    try:
-        from tqdm import tqdm
-    except ImportError:  # the experiments extra installs tqdm; run without a bar otherwise
-        tqdm = None
-    chunks = range(num_chunks)
-    if tqdm is not None and show_progress:
-        chunks = tqdm(chunks, desc="float32 patterns", unit="chunk", file=sys.stderr)
+    chunks = runs.progress_bar(range(num_chunks), desc="float32 patterns", unit="chunk",
+                               disable=disable)
     # Dispatch the next chunk before binning this one: XLA computes while numpy counts.
     pending = dispatch(0)
     for chunk_index in chunks:
@@ -577,7 +583,7 @@ def to_markdown(result: dict, command: str) -> str:
         "Error unit: ULPs of float32 at the float64 reference (|got - ref| / spacing of float32 "
         "in the reference's binade). f' is the derivative in x (one `jax.jvp` with a tangent of "
         "ones), df/dalpha the derivative in a traced alpha. The float64 references use "
-        "cancellation-free formulas (see `benchmarks/references.py`); they agree with numpy's libm "
+        "cancellation-free formulas (see `harness/references.py`); they agree with numpy's libm "
         f"to {result['reference_self_check_ulp']:.2g} float32 ULP on 2^20 random patterns.",
         "",
         "Max and 99.99th percentile count every normal input whose true result is a normal "
@@ -638,8 +644,24 @@ def to_markdown(result: dict, command: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+def output_prefix(out: str | None, stride: int, functions) -> Path:
+    """Where the run writes (the path of its .json and .md without the suffix).
+
+    ``out`` is a path without suffix, or a directory: one that exists, or one
+    written with a trailing slash; a directory gets the default file name.
+    Without ``out``, only a full run writes to ``benchmarks/results``.
+    """
+    name = "accuracy" if stride == 1 else "accuracy_quick"
+    if out is None:
+        full = stride == 1 and not functions
+        return (RESULTS if full else QUICK_RESULTS) / name
+    if out.endswith(("/", os.sep)) or Path(out).is_dir():
+        return Path(out) / name
+    return Path(out)
+
+
+def _parser() -> runs.ArgumentParser:
+    parser = runs.ArgumentParser(
         prog="python -m benchmarks.accuracy", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--quick", action="store_true",
@@ -647,32 +669,53 @@ def main(argv=None) -> int:
     parser.add_argument("--stride", type=int, default=None,
                         help="measure one pattern in every STRIDE (a power of 2); default 1")
     parser.add_argument("--chunk-bits", type=int, default=22,
-                        help="log2 of the patterns evaluated per step (memory ~ 2^bits * 1 KiB)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output path without suffix (default benchmarks/results/accuracy, "
-                             "or accuracy_quick for a subset)")
+                        help="log2 of the patterns evaluated per step, 0 to "
+                        f"{MAX_CHUNK_BITS} (memory ~ 2^bits * 1 KiB)")
+    parser.add_argument("--out", default=None,
+                        help="output path without suffix, or a directory (one that exists, "
+                        "or DIR/); default benchmarks/results/accuracy for a full run, "
+                        "benchmarks/results-quick/accuracy[_quick] for a subset or a "
+                        "partial one")
     parser.add_argument("--functions", nargs="+", metavar="NAME",
-                        help="measure only these functions (default: all); write the "
-                        "result to its own --out")
+                        help="measure only these functions (default: all)")
     parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
 
     stride = args.stride if args.stride is not None else (1024 if args.quick else 1)
-    if stride < 1 or stride & (stride - 1):
-        parser.error(f"--stride must be a power of 2, got {stride}")
+    if not 1 <= stride <= 1 << 32 or stride & (stride - 1):
+        parser.error(f"--stride must be a power of 2 from 1 to 2^32, got {stride}")
+    if not 0 <= args.chunk_bits <= MAX_CHUNK_BITS:
+        parser.error(f"--chunk-bits must be from 0 to {MAX_CHUNK_BITS}, got {args.chunk_bits}")
     chunk_bits = min(args.chunk_bits, 32 - stride.bit_length() + 1)
-    out = args.out or RESULTS / ("accuracy" if stride == 1 else "accuracy_quick")
-    command = "python -m benchmarks.accuracy " + " ".join(sys.argv[1:] if argv is None else argv)
     known = {entry[0].split()[0] for entry in functions()}
     unknown = sorted(set(args.functions or ()) - known)
     if unknown:
         parser.error(f"unknown function(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    if args.functions and args.out is None:
-        parser.error("--functions needs --out, so that the full run's results are kept")
-    result = run(chunk_bits, stride, show_progress=not args.no_progress, names=args.functions)
-    markdown = to_markdown(result, command.strip())
-    write_json(out.with_suffix(".json"), result)
-    write_text(out.with_suffix(".md"), markdown)
+    if args.out == "":
+        parser.error("--out is empty")
+    prefix = output_prefix(args.out, stride, args.functions)
+    written = [prefix.parent / (prefix.name + suffix) for suffix in (".json", ".md")]
+    command = "python -m benchmarks.accuracy " + " ".join(sys.argv[1:] if argv is None else argv)
+    try:
+        runs.prepare_out(prefix.parent, create=True)
+        for path in written:
+            if path.is_dir():
+                raise RunError(f"{path}: is a directory, where --out would write a file")
+        with runs.exclusive(prefix.parent, f".{prefix.name}.lock"):
+            runs.remove_temporaries(prefix.parent, [path.name for path in written])
+            result = run(chunk_bits, stride, show_progress=not args.no_progress,
+                         names=args.functions)
+            markdown = to_markdown(result, command.strip())
+            write_json(written[0], result)
+            write_text(written[1], markdown)
+    except RunError as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return 2
     print(markdown)
     if stride > 1:
         print(f"estimated time for all 2^32 patterns: {result['estimated_full_seconds'] / 60:.0f} "

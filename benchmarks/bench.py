@@ -1,10 +1,16 @@
 """`make bench`: what jaxact costs, measured side by side with what it replaces.
 
 Run as ``python -m benchmarks.bench [--quick] [--out DIR]``. Writes ``bench.md``,
-``bench.json`` and ``bench_scaling.png`` to DIR (default ``benchmarks/results``)
-and prints the markdown table.
+``bench.json`` and ``bench_scaling.png`` to DIR and prints the markdown table.
+DIR is by default ``benchmarks/results`` for a full run and
+``benchmarks/results-quick`` (git-ignored) for a quick or partial one
+(``--quick``, ``--functions``, ``--suites``, or a ``--merge`` of parts that do
+not add up to a full run), so that only a full run replaces the committed
+results. Every argument and DIR are checked before any work (a problem is one
+line on stderr, exit status 2), and one run at a time writes to a DIR (a lock
+file, ``.bench.lock``).
 
-Every figure comes from :func:`benchmarks.timing.timeit_interleaved`: each
+Every figure comes from :func:`harness.timing.timeit_interleaved`: each
 contender is jitted and warmed up once, then the contenders run one after
 another within each rep (in an order shuffled anew for every rep), so that load
 from other processes falls on all of them alike. A ratio is the median over
@@ -19,7 +25,6 @@ Only the public ``jaxact`` API is used.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -38,10 +43,16 @@ from benchmarks.models import time_mlp, time_pinn
 from benchmarks.parametric import time_maxout, time_prelu
 from benchmarks.report import plot_scaling, render_markdown
 from benchmarks.targets import check_targets
-from benchmarks.timing import machine_info, machine_line
-from experiments.common import write_text
+from harness import runs
+from harness.files import ResultError, read_json, write_text
+from harness.runs import RunError
+from harness.timing import machine_info, machine_line
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+# Where a quick or partial run writes unless --out says otherwise (git-ignored):
+# beside the committed results, never over them.
+DEFAULT_QUICK_OUT = Path(__file__).resolve().parent / "results-quick"
+WRITTEN = ("bench.json", "bench.md", "bench_scaling.png")
 
 
 # The PINN step's activations: tanh is what PINNs use.
@@ -105,7 +116,10 @@ def run(quick: bool = False, names: Sequence[str] | None = None,
     }
     results: dict = {"machine": machine, "config": config}
     for suite in SUITES:
-        results[suite] = measure[suite]() if suite in suites else []
+        results[suite] = []
+    for suite in runs.progress_bar([s for s in SUITES if s in suites], desc="bench suites",
+                                   unit="suite"):
+        results[suite] = measure[suite]()
     results["targets"] = check_targets(results)
     results["wall_s"] = time.perf_counter() - start
     return results
@@ -133,32 +147,84 @@ def merge(parts: Sequence[dict]) -> dict:
     return results
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
+def read_part(path: Path) -> dict:
+    """A bench.json to merge, checked for what :func:`merge` reads from it.
+
+    Raises:
+        ResultError: naming ``path``, when it is unreadable, not JSON, or not
+            a result of this bench.
+    """
+    part = read_json(path)
+    machine, config = part.get("machine"), part.get("config")
+    if (not isinstance(machine, dict) or not isinstance(machine.get("date"), str)
+            or not isinstance(config, dict)
+            or not all(isinstance(config.get(key), list) for key in ("suites", "functions"))
+            or not isinstance(part.get("wall_s"), int | float)
+            or not all(isinstance(part.get(suite), list) for suite in SUITES)):
+        raise ResultError(f"{path}: not a bench.json (it needs machine.date, config.suites, "
+                          f"config.functions, wall_s and a list of rows for each of "
+                          f"{', '.join(SUITES)})")
+    return part
+
+
+def is_full(quick: bool, functions, suites) -> bool:
+    """True for what a full run measures: full sizes, every function, every suite."""
+    return not quick and set(functions) == set(ELEMENTWISE) and set(suites) == set(SUITES)
+
+
+def _parser() -> runs.ArgumentParser:
+    parser = runs.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="small sizes and 2 reps: a smoke test of the harness")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default benchmarks/results for a full run, "
+                        "benchmarks/results-quick for a quick or partial one)")
     parser.add_argument("--functions", nargs="+", choices=list(ELEMENTWISE), metavar="NAME",
                         help="measure only these elementwise functions (default: all)")
-    parser.add_argument("--suites", nargs="+", choices=SUITES, default=list(SUITES),
+    parser.add_argument("--suites", nargs="+", choices=SUITES, default=None,
                         metavar="SUITE", help=f"run only these suites (default: all of "
                         f"{', '.join(SUITES)})")
     parser.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
                         help="measure nothing: write the report of these partial runs' "
                         "bench.json files together")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    return parser
 
-    if args.merge:
-        results = merge([json.loads(path.read_text()) for path in args.merge])
-    else:
-        results = run(quick=args.quick, names=args.functions, suites=args.suites)
-    markdown = render_markdown(results)
-    if results["scaling"]:
-        plot_scaling(results["scaling"], machine_line(results["machine"]),
-                     args.out / "bench_scaling.png")
-    write_text(args.out / "bench.json", json.dumps(results, indent=1) + "\n")
-    write_text(args.out / "bench.md", markdown)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.merge and (args.quick or args.functions or args.suites):
+        parser.error("--merge measures nothing: --quick, --functions and --suites do not "
+                     "apply to it")
+    functions = args.functions or list(ELEMENTWISE)
+    suites = args.suites or list(SUITES)
+    try:
+        # Everything that can be checked is checked before the work starts.
+        parts = [read_part(path) for path in args.merge or ()]
+        if parts:
+            full = is_full(
+                any(part["config"].get("quick", False) for part in parts),
+                [name for part in parts for name in part["config"]["functions"]],
+                [suite for part in parts for suite in part["config"]["suites"]])
+        else:
+            full = is_full(args.quick, functions, suites)
+        out = args.out if args.out is not None else DEFAULT_OUT if full else DEFAULT_QUICK_OUT
+        runs.prepare_out(out, create=True)
+        with runs.exclusive(out, ".bench.lock"):
+            runs.remove_temporaries(out, WRITTEN)
+            if parts:
+                results = merge(parts)
+            else:
+                results = run(quick=args.quick, names=args.functions, suites=suites)
+            markdown = render_markdown(results)
+            if results["scaling"]:
+                plot_scaling(results["scaling"], machine_line(results["machine"]),
+                             out / "bench_scaling.png")
+            write_text(out / "bench.json", json.dumps(results, indent=1) + "\n")
+            write_text(out / "bench.md", markdown)
+    except (RunError, ResultError) as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return 2
     print(markdown)
     return 0
 

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 from jax import lax
+from tqdm.auto import tqdm
 
 import jaxact
 from benchmarks.hlo import hlo_op_counts, xla_cost
-from benchmarks.timing import Eager, paired_ratio, summary, timeit_interleaved
+from harness.timing import Eager, paired_ratio, summary, timeit_interleaved
 
 # alpha = 1 would take jaxact's sigmoid shortcut; 2 exercises the general path.
 GENERALIZED_LOGISTIC_ALPHA = 2.0
@@ -88,9 +89,11 @@ _STARTED = time.perf_counter()
 
 
 def progress(message: str) -> None:
-    """A line on stderr, with the seconds since the bench was imported."""
-    print(f"[bench {time.perf_counter() - _STARTED:6.1f} s] {message}", file=sys.stderr,
-          flush=True)
+    """A line on stderr, with the seconds since the bench was imported.
+
+    Written through tqdm, which prints it above the progress bar, not into it.
+    """
+    tqdm.write(f"[bench {time.perf_counter() - _STARTED:6.1f} s] {message}", file=sys.stderr)
 
 
 def forward_and_vjp(fn: Callable) -> Callable:

@@ -7,7 +7,7 @@ With no --terms, each polynomial is fitted with the number of terms the
 library uses (TERMS below) and printed as the library's _NAME_FLOAT32 /
 _NAME_FLOAT64 tuple, with its fitted relative error.
 
-float32: a weighted minimax (experiments.fit.lawson) on Chebyshev nodes with
+float32: a weighted minimax (benchmarks.fit.lawson) on Chebyshev nodes with
 the targets in mpmath at 40 digits, relative to the quantity each feeds.
 float64: Chebyshev interpolation in mpmath (mpmath.chebyfit), which is within
 a small factor of minimax and needs no float64 least squares (whose own

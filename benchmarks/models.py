@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from benchmarks.elementwise import ELEMENTWISE, progress
 from benchmarks.hlo import count_opcodes
-from benchmarks.timing import Eager, paired_ratio, summary, timeit_interleaved
+from harness.timing import Eager, paired_ratio, summary, timeit_interleaved
 
 
 def _mlp_step_factory(activation: Callable, learning_rate: float = 1e-3) -> Callable:

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import jaxact
 from benchmarks.elementwise import FLOOR_LABEL, FLOOR_SCALE, forward_and_vjp, inputs, progress
 from benchmarks.hlo import count_opcodes
-from benchmarks.timing import Eager, paired_ratio, summary, timeit_interleaved
+from harness.timing import Eager, paired_ratio, summary, timeit_interleaved
 
 # What a user gets without jaxact: the autodiff PReLU of flax and equinox.
 WHERE_LABEL = "autodiff jnp.where"

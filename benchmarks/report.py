@@ -17,8 +17,8 @@ from benchmarks.targets import (
     extra_arrays_per_layer,
     worst_scaling,
 )
-from benchmarks.timing import machine_line
-from experiments.common import save_figure
+from harness.files import save_figure
+from harness.timing import machine_line
 
 
 def _missed(value, limit) -> bool:

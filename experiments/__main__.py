@@ -14,7 +14,7 @@ interruption, it skips the experiments whose files still have those digests;
 anything else (another key, files written by another run, ``--force``, a
 completed run) is measured afresh.
 
-One run at a time per ``--out`` (a lock file); Ctrl-C exits with 130 leaving
+One run at a time per ``--out`` (a lock file, ``filelock``); Ctrl-C exits with 130 leaving
 no half-written file (writes are atomic; a killed run's temporary files are
 removed by the next run). Bad input (data files, result files, an unusable
 ``--out``) is one line on stderr naming the file, and exit status 2.
@@ -23,9 +23,7 @@ removed by the next run). Bad input (data files, result files, an unusable
 from __future__ import annotations
 
 import _thread
-import argparse
 import contextlib
-import fcntl
 import hashlib
 import importlib
 import os
@@ -36,18 +34,19 @@ from pathlib import Path
 
 import jax
 
-from benchmarks.timing import machine_line
 from experiments import EXPERIMENT_NAMES, report
 from experiments.common import (
     ResultError,
     RunOptions,
-    is_temporary_of,
     load_data,
     read_json,
     read_result,
     write_json,
 )
 from experiments.data import DATASET_NAMES, DataError, fingerprint
+from harness import runs
+from harness.runs import RunError
+from harness.timing import machine_line
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 # Quick runs are smoke runs: by default they write beside the committed results
@@ -55,8 +54,8 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 DEFAULT_QUICK_OUT = Path(__file__).resolve().parent / "results-quick"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser() -> runs.ArgumentParser:
+    parser = runs.ArgumentParser(
         prog="python -m experiments",
         description="Measure the classic claims about activation functions on real data.",
     )
@@ -105,11 +104,7 @@ _MANIFEST = ".run-manifest.json"
 _LOCK = ".lock"
 _REPO = Path(__file__).resolve().parents[1]
 # The code whose change changes results: a run resumed after editing it starts afresh.
-_CODE_DIRS = ("experiments", "benchmarks", "jaxact")
-
-
-class RunError(Exception):
-    """The command cannot run as asked; the message is the one line to print."""
+_CODE_DIRS = ("experiments", "harness", "jaxact")
 
 
 def _code_digest() -> str:
@@ -188,45 +183,11 @@ def _write_manifest(out: Path, state: str, key: dict, files: dict) -> None:
     write_json(out / _MANIFEST, {"state": state, "key": key, "files": files})
 
 
-def _prepare_out(out: Path, *, create: bool) -> None:
-    """Checks ``--out`` before any work, so a bad one fails at once in one line."""
-    if out.exists() and not out.is_dir():
-        raise RunError(f"{out}: --out is not a directory")
-    if not out.exists():
-        if not create:
-            raise RunError(f"{out}: no such results directory")
-        try:
-            out.mkdir(parents=True)
-        except OSError as error:
-            raise RunError(f"{out}: cannot create --out ({error.strerror or error})") from None
-
-
 @contextlib.contextmanager
 def _exclusive(out: Path):
-    """Holds ``out``'s lock for one run; a second run on ``out`` gets a clear error.
-
-    An OS lock (flock) rather than a marker file: the OS releases it when the
-    process dies, so a killed run never leaves a stale lock behind.
-    """
-    path = out / _LOCK
-    try:
-        handle = open(path, "a+", encoding="utf-8")  # held until the run ends
-    except OSError as error:
-        raise RunError(f"{out}: cannot write to --out ({error.strerror or error})") from None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise RunError(
-                f"{out}: another run is writing here ({holder}); wait for it to finish "
-                "or choose another --out"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-        handle.flush()
+    """Holds ``out``'s lock for one run (a second run on ``out`` gets a clear error)
+    and removes the temporary files a killed run left there."""
+    with runs.exclusive(out, _LOCK):
         _remove_orphans(out)
         yield
 
@@ -234,11 +195,8 @@ def _exclusive(out: Path):
 def _remove_orphans(out: Path) -> None:
     """Deletes temporary files a killed run left (only ours, and only under the lock)."""
     targets = [file for name in EXPERIMENT_NAMES for file in _written_files(name)]
-    targets += ["REPORT.md", _MANIFEST]
-    for path in out.iterdir():
-        if any(is_temporary_of(path.name, target) for target in targets):
-            path.unlink(missing_ok=True)
-            print(f"[experiments] removed {path.name}, left by an interrupted run")
+    for name in runs.remove_temporaries(out, [*targets, "REPORT.md", _MANIFEST]):
+        print(f"[experiments] removed {name}, left by an interrupted run")
 
 
 def _report(options: RunOptions) -> None:
@@ -256,11 +214,11 @@ def _report(options: RunOptions) -> None:
 
 def _run(args, options: RunOptions) -> None:
     if args.name == "report":
-        _prepare_out(options.out, create=False)
+        runs.prepare_out(options.out, create=False)
         with _exclusive(options.out):
             _report(options)
         return
-    _prepare_out(options.out, create=True)
+    runs.prepare_out(options.out, create=True)
     with _exclusive(options.out):
         names = EXPERIMENT_NAMES if args.name == "all" else (args.name,)
         finished: dict[str, dict] = {}
@@ -272,7 +230,7 @@ def _run(args, options: RunOptions) -> None:
                 print(f"[experiments] resuming the interrupted run in {options.out}: "
                       f"{len(finished)} of {len(names)} experiments finished")
             _write_manifest(options.out, "running", key, finished)
-        for name in names:
+        for name in runs.progress_bar(names, desc="experiments", unit="experiment"):
             if name in finished:
                 print(f"[experiments] {name}: finished before the interruption, skipped")
                 continue

@@ -3,7 +3,7 @@
 The source: sigmoid's exp is costly, ReLU is cheap, PReLU's slopes cost next
 to nothing. Each activation's forward pass and forward + backward (a VJP, with
 respect to the slopes too for PReLU) on the same array, timed side by side
-with the bench's interleaved timer (``benchmarks.timing.timeit_interleaved``),
+with the bench's interleaved timer (``harness.timing.timeit_interleaved``),
 and the per-repetition ratio to ReLU.
 
 Timings on a shared machine move with its load, so the verdict on "exp is
@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxact
-from benchmarks.timing import timeit_interleaved
 from experiments.common import DOES_NOT_HOLD, HOLDS, claim, depends, new_figure, save_figure
+from harness.timing import timeit_interleaved
 
 # Costly: the faster quartile of the per-rep ratios is still 20% above ReLU.
 COSTLY = 1.2

@@ -91,7 +91,7 @@ def mlp_apply(params, x, activation):
 
 
 def value_and_slope(reference):
-    """A ``benchmarks.references`` entry, ``(xp, x, ...) -> {"f", "f'", ...}``,
+    """A ``harness.references`` entry, ``(xp, x, ...) -> {"f", "f'", ...}``,
     as ``(xp, x, ...) -> (value, derivative in x)``."""
 
     @functools.wraps(reference)

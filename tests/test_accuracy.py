@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import jaxact
-from benchmarks import references
+from harness import references
 from tests.helpers import assert_normal_results_within, ulp_error, value_and_slope
 
 FORWARD_MAX_ULP = 2.5
@@ -34,7 +34,7 @@ FLOAT64_TINY = float(np.finfo(np.float64).tiny)
 
 
 def _reference(ref, **parameters):
-    """numpy float64 x -> (value, derivative in x) of a benchmarks.references entry."""
+    """numpy float64 x -> (value, derivative in x) of a harness.references entry."""
     return functools.partial(value_and_slope(ref), np, **parameters)
 
 

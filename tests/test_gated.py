@@ -1,6 +1,6 @@
 """glu: x split in halves a, b along an axis, a * sigmoid(b).
 
-The reference ``ref_glu(xp, a, b)`` (``benchmarks.references.ref_glu``)
+The reference ``ref_glu(xp, a, b)`` (``harness.references.ref_glu``)
 returns the value and both partial derivatives in float64, each a product of
 factors that do not cancel (sigma(b) = 1 / (1 + e^-b) for b >= 0 and
 e^b / (1 + e^b) below).
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import jaxact
-from benchmarks import references
+from harness import references
 from tests.helpers import assert_rounded_once, ulp_error
 
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)

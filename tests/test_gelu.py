@@ -2,7 +2,7 @@
 precisions, higher derivatives, limits, dtypes, input rules and transformations.
 
 The float64 references ``ref_gelu_erf`` and ``ref_gelu_tanh`` (from
-``benchmarks.references``, shared with ``make accuracy``) take the array
+``harness.references``, shared with ``make accuracy``) take the array
 module ``xp`` (numpy, or jax.numpy under float64) and return (value,
 derivative); near the zero of each derivative, where float64 itself cancels,
 they switch to a Taylor polynomial about the zero with mpmath coefficients.
@@ -21,7 +21,7 @@ import pytest
 from jax.test_util import check_grads
 
 import jaxact
-from benchmarks import references
+from harness import references
 from tests.helpers import ulp_error, value_and_slope
 
 FORWARD_MAX_ULP = 2.5

@@ -3,7 +3,7 @@ sparse_plus and sparse_sigmoid: against float64 and mpmath references, and
 against jax.nn for values, kinks, dtypes and signatures.
 
 References are ``ref_NAME(xp, x) -> (value, derivative)`` (from
-``benchmarks.references``, shared with ``make accuracy``) written with the
+``harness.references``, shared with ``make accuracy``) written with the
 array module ``xp`` (numpy, or jax.numpy under float64), each the definition
 evaluated in float64 without cancellation.
 """
@@ -23,7 +23,7 @@ import pytest
 from jax.test_util import check_grads
 
 import jaxact
-from benchmarks import references
+from harness import references
 from tests import helpers
 from tests.helpers import jax_nn_has_defect, ulp_error, value_and_slope
 

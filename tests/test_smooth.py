@@ -2,7 +2,7 @@
 of every order, limits, dtypes, input rules and transformations.
 
 The float64 references ``ref_NAME(xp, x) -> (value, derivative)`` (from
-``benchmarks.references``, shared with ``make accuracy``) take the array
+``harness.references``, shared with ``make accuracy``) take the array
 module ``xp`` (numpy, or jax.numpy under float64) and avoid every
 cancellation, so that they are within a few float64 ULPs of the truth for
 float32 inputs; the float64 checks use mpmath instead.
@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import jaxact
-from benchmarks import references
+from harness import references
 from tests import helpers
 from tests.helpers import assert_rounded_once, jax_nn_has_defect, ulp_error, value_and_slope
 

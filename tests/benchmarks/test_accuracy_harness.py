@@ -53,7 +53,7 @@ def test_harness_percentile_max_and_special_inputs():
 
 
 def test_references_agree_in_numpy_and_xla():
-    # The tests evaluate benchmarks.references in numpy, the harness in XLA:
+    # The tests evaluate harness.references in numpy, the harness in XLA:
     # both must give the same float64 reference, far below one float32 ULP.
     with jax.enable_x64(True):
         worst = accuracy.reference_self_check(accuracy.functions(), num_samples=1 << 12)

@@ -59,7 +59,9 @@ def results(quick_run):
 
 def test_writes_all_three_files_and_prints_the_table(quick_run):
     out, stdout = quick_run
-    assert sorted(p.name for p in out.iterdir()) == ["bench.json", "bench.md", "bench_scaling.png"]
+    # Besides the results, only the lock file of the run (git-ignored).
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".bench.lock", "bench.json", "bench.md", "bench_scaling.png"]
     assert (out / "bench_scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (out / "bench.md").read_text()
     assert stdout.strip() == markdown.strip()
@@ -161,7 +163,7 @@ def test_targets_table_covers_every_target(results):
 
 
 def test_timeit_interleaved_runs_each_contender_once_per_rep():
-    from benchmarks.timing import Eager, timeit_interleaved
+    from harness.timing import Eager, timeit_interleaved
 
     calls = []
     times = timeit_interleaved(

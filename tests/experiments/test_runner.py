@@ -230,7 +230,7 @@ def test_results_of_an_unrelated_earlier_run_are_never_reused(
 
 def test_ctrl_c_exits_130_leaving_no_half_written_file(
         tmp_path, monkeypatch, stub_experiments, capsys):
-    import experiments.common as common
+    import harness.files as files
 
     out = tmp_path / "out"
     real_replace = os.replace
@@ -240,14 +240,14 @@ def test_ctrl_c_exits_130_leaving_no_half_written_file(
             raise KeyboardInterrupt  # Ctrl-C between writing the data and renaming it
         real_replace(source, target)
 
-    monkeypatch.setattr(common.os, "replace", interrupted_replace)
+    monkeypatch.setattr(files.os, "replace", interrupted_replace)
     assert runner.main(["all", *QUICK, "--out", str(out)]) == 130
     err = capsys.readouterr().err
     assert err.startswith("python -m experiments: interrupted") and "Traceback" not in err
     assert sorted(path.name for path in out.iterdir() if path.name.endswith(".tmp")) == []
     assert not (out / "zero_centred.json").exists()
     # The figure written before the interruption is redrawn: only the manifest counts.
-    monkeypatch.setattr(common.os, "replace", real_replace)
+    monkeypatch.setattr(files.os, "replace", real_replace)
     stub_experiments.clear()
     assert runner.main(["all", *QUICK, "--out", str(out)]) == 0
     assert stub_experiments[0] == "zero_centred"
@@ -307,7 +307,9 @@ def test_read_only_out_fails_before_any_work(tmp_path, monkeypatch, stub_experim
         def read_only_open(path, *args, **kwargs):
             raise PermissionError(13, "Permission denied", str(path))
 
-        monkeypatch.setattr(runner, "open", read_only_open, raising=False)
+        import harness.runs
+
+        monkeypatch.setattr(harness.runs, "open", read_only_open, raising=False)
     try:
         assert runner.main(["all", *QUICK, "--out", str(out)]) == 2
     finally:
