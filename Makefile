@@ -1,5 +1,5 @@
 # Every target creates .venv and installs what it needs when missing, so a
-# fresh clone needs nothing but python3 (>= 3.10) and make.
+# fresh clone needs nothing but python3 (>= 3.11) and make.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
