@@ -108,7 +108,11 @@ class PReLU(nnx.Module):
     def from_pytree(
         cls, layer: parametric.PReLU, *, channel_axis: int = -1, dtype: DTypeLike | None = None
     ) -> PReLU:
-        """A layer holding ``layer.negative_slope`` (any shape :func:`jaxact.prelu` takes)."""
+        """A layer holding ``layer.negative_slope`` (any shape :func:`jaxact.prelu` takes).
+
+        ``channel_axis`` and ``dtype`` are the constructor's; ``param_dtype``
+        is the slopes' own dtype.
+        """
         module = cls(channel_axis=channel_axis, dtype=dtype)
         slopes = jnp.asarray(layer.negative_slope)
         module.negative_slope, module.param_dtype = nnx.Param(slopes), slopes.dtype
@@ -177,7 +181,10 @@ class Maxout(nnx.Module):
 
     @classmethod
     def from_pytree(cls, layer: parametric.Maxout, *, dtype: DTypeLike | None = None) -> Maxout:
-        """A layer holding ``layer``'s weight, bias and ``num_pieces``."""
+        """A layer holding ``layer``'s weight, bias and ``num_pieces``.
+
+        ``dtype`` is the constructor's; ``param_dtype`` is the weight's own dtype.
+        """
         # then replaced: nnx modules are built by __init__
         module = cls(1, 1, 1, dtype=dtype, rngs=nnx.Rngs(0))
         module._set(layer)
