@@ -1,5 +1,5 @@
 # Every target creates .venv and installs what it needs when missing, so a
-# fresh clone needs nothing but python3 (>= 3.10) and make.
+# fresh clone needs nothing but python3 (>= 3.11) and make.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -13,14 +13,14 @@ STAMP := $(VENV)/.installed
 # passes more options (e.g. ACCURACY_ARGS='--stride 16').
 BENCH_ARGS := $(if $(QUICK),--quick,)
 
-.PHONY: all install test lint experiments bench accuracy clean
+.PHONY: all install test lint package-check experiments bench accuracy clean
 
 all: test
 
 $(STAMP): pyproject.toml jaxact/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,experiments]' $(JAX)
+	$(PY) -m pip install --quiet -e '.[test,experiments,dev]' $(JAX)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,8 +31,16 @@ install: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 3 --dist loadfile -q
 
+# ruff on all the Python, mypy on the library (its settings: pyproject.toml).
 lint: $(STAMP)
 	$(PY) -m ruff check jaxact tests experiments benchmarks harness
+	$(PY) -m mypy
+
+# Builds the wheel and the sdist, checks them with twine and installs the
+# wheel into a fresh venv, alone and with the flax extra (downloads JAX, so it
+# is not part of `make test`).
+package-check: $(STAMP)
+	JAXACT_PACKAGE_CHECK=1 $(PY) -m pytest -q tests/test_packaging.py
 
 experiments: $(STAMP)
 	$(PY) -m experiments all
@@ -44,4 +52,4 @@ accuracy: $(STAMP)
 	$(PY) -m benchmarks.accuracy $(if $(QUICK),--quick,) $(ACCURACY_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -547,7 +547,7 @@ def _run(chunk_bits: int, stride: int, show_progress: bool, names=None) -> dict:
         "relocate_seconds": locate_seconds[0],
         "reference_self_check_ulp": reference_self_check(table),
         "machine": machine_line(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "rows": rows,
     }
 

@@ -63,7 +63,7 @@ PRELU_INIT_SLOPE = 0.25
 
 def _prelu(name: str, shared: bool) -> Activation:
     def init(width: int):
-        return jaxact.PReLU.init(None if shared else width, init=PRELU_INIT_SLOPE)
+        return jaxact.PReLU.init(None if shared else width, negative_slope_init=PRELU_INIT_SLOPE)
 
     return Activation(
         name,

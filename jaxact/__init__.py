@@ -7,10 +7,13 @@ squareplus), ``gaussian`` (gelu), ``rectifiers`` (relu, leaky_relu, elu,
 relu6, selu, celu), ``piecewise`` (hard_sigmoid, hard_silu/hard_swish,
 hard_tanh, sparse_plus, sparse_sigmoid), ``gated`` (glu),
 ``parametric`` (prelu, maxout and their layers), ``optim`` (optimiser
-helpers) and ``diagnostics``.
+helpers) and ``diagnostics``. ``jaxact.nn`` is the whole ``jax.nn``
+namespace with these functions in it, and ``jaxact.nnx`` (with flax) has
+the layers as ``nnx.Module``.
 """
 
 from jaxact import diagnostics as diagnostics
+from jaxact import nn as nn
 from jaxact._src.algebraic import soft_sign as soft_sign
 from jaxact._src.algebraic import squareplus as squareplus
 from jaxact._src.gaussian import gelu as gelu
@@ -50,6 +53,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "diagnostics",
+    "nn",
     "elu",
     "generalized_logistic",
     "leaky_relu",

@@ -1,12 +1,13 @@
-"""flax.nnx layers for jaxact's PReLU and Maxout, and their weight-decay mask.
+"""flax.nnx layers for jaxact's PReLU and Maxout, and their weight-decay mask function.
 
-Import this module explicitly (``import jaxact.nnx``); it needs flax, which
-``import jaxact`` does not. Each layer is a thin ``nnx.Module`` whose learned
-arrays are ``nnx.Param`` variables, so ``nnx.grad``, ``nnx.Optimizer(model,
-tx, wrt=nnx.Param)`` and ``nnx.state`` see them as any flax layer's; the
-arithmetic is :func:`jaxact.prelu` and :class:`jaxact.Maxout`, with their
-derivative rules. ``to_pytree`` and ``from_pytree`` convert to and from the
-framework-free pytrees :class:`jaxact.PReLU` and :class:`jaxact.Maxout`.
+Import this module explicitly (``import jaxact.nnx``); it needs flax
+(``pip install jaxact[flax]``), which ``import jaxact`` does not. Each layer
+is a thin ``nnx.Module`` whose learned arrays are ``nnx.Param`` variables, so
+``nnx.grad``, ``nnx.Optimizer(model, tx, wrt=nnx.Param)`` and ``nnx.state``
+see them as any flax layer's; the arithmetic is :func:`jaxact.prelu` and
+:class:`jaxact.Maxout`, with their derivative rules. ``to_pytree`` and
+``from_pytree`` convert to and from the framework-free pytrees
+:class:`jaxact.PReLU` and :class:`jaxact.Maxout`.
 
 Importing this module also registers those two pytrees with
 ``flax.serialization`` (``to_state_dict``, ``to_bytes`` and their inverses).
@@ -23,7 +24,7 @@ Example:
     ...     def __call__(self, x):
     ...         return self.act(self.hidden(x))
     >>> model = Block(nnx.Rngs(0))
-    >>> tx = optax.adamw(1e-2, weight_decay=0.1, mask=jaxact.nnx.weight_decay_mask(model))
+    >>> tx = optax.adamw(1e-2, weight_decay=0.1, mask=jaxact.nnx.weight_decay_mask_fn(model))
     >>> optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     >>> model(jnp.ones((2, 4))).shape
     (2, 3)
@@ -31,14 +32,18 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from flax import nnx, serialization
-from jax.typing import ArrayLike
+from jax.typing import ArrayLike, DTypeLike
 
 from jaxact._src import parametric
+from jaxact._src.checks import as_float_array
 
-__all__ = ["Maxout", "PReLU", "weight_decay_mask"]
+__all__ = ["Maxout", "PReLU", "weight_decay_mask_fn"]
 
 
 class PReLU(nnx.Module):
@@ -47,19 +52,23 @@ class PReLU(nnx.Module):
     Args:
         num_channels: the number of channels for channel-wise slopes, or
             ``None`` for one slope shared by all channels.
-        init: the initial slope; 0.25 is the value He et al. start from.
+        negative_slope_init: the initial slope; 0.25 is the value He et al.
+            start from.
         channel_axis: the axis of the input that channel-wise slopes run
             along; -1 (channels last) by default.
-        dtype: floating dtype of the slopes.
+        dtype: the floating dtype of the computation and of the output; the
+            input is cast to it first. ``None`` (the default) keeps the
+            input's floating dtype, as :func:`jaxact.prelu` does.
+        param_dtype: floating dtype of the slopes.
         rngs: accepted for the signature of other nnx layers and unused (the
-            slopes start at ``init``).
+            slopes start at ``negative_slope_init``).
 
     Attributes:
         negative_slope: ``nnx.Param`` of shape ``()`` or ``(num_channels,)``.
 
     The slopes broadcast against the input as :func:`jaxact.prelu` documents,
     and its errors, values and derivatives are this layer's. He et al. give
-    the slopes no weight decay: see :func:`weight_decay_mask`.
+    the slopes no weight decay: see :func:`weight_decay_mask_fn`.
 
     Example:
         >>> import jax.numpy as jnp
@@ -72,17 +81,23 @@ class PReLU(nnx.Module):
         self,
         num_channels: int | None = None,
         *,
-        init: float = 0.25,
+        negative_slope_init: float = 0.25,
         channel_axis: int = -1,
-        dtype=jnp.float32,
+        dtype: DTypeLike | None = None,
+        param_dtype: DTypeLike = jnp.float32,
         rngs: nnx.Rngs | None = None,
     ):
         del rngs
-        layer = parametric.PReLU.init(num_channels, init=init, dtype=dtype)
+        layer = parametric.PReLU.init(
+            num_channels, negative_slope_init=negative_slope_init, dtype=param_dtype
+        )
         self.negative_slope = nnx.Param(layer.negative_slope)
         self.channel_axis = parametric._python_int("nnx.PReLU", "channel_axis", channel_axis)
+        self.dtype = _computation_dtype("nnx.PReLU", dtype)
+        self.param_dtype = layer.negative_slope.dtype
 
     def __call__(self, x: ArrayLike) -> jax.Array:
+        x = _as_input("nnx.PReLU", x, self.dtype)
         return parametric.prelu(x, self.negative_slope[...], channel_axis=self.channel_axis)
 
     def to_pytree(self) -> parametric.PReLU:
@@ -90,10 +105,17 @@ class PReLU(nnx.Module):
         return parametric.PReLU(negative_slope=self.negative_slope[...])
 
     @classmethod
-    def from_pytree(cls, layer: parametric.PReLU, *, channel_axis: int = -1) -> PReLU:
-        """A layer holding ``layer.negative_slope`` (any shape :func:`jaxact.prelu` takes)."""
-        module = cls(channel_axis=channel_axis)
-        module.negative_slope = nnx.Param(jnp.asarray(layer.negative_slope))
+    def from_pytree(
+        cls, layer: parametric.PReLU, *, channel_axis: int = -1, dtype: DTypeLike | None = None
+    ) -> PReLU:
+        """A layer holding ``layer.negative_slope`` (any shape :func:`jaxact.prelu` takes).
+
+        ``channel_axis`` and ``dtype`` are the constructor's; ``param_dtype``
+        is the slopes' own dtype.
+        """
+        module = cls(channel_axis=channel_axis, dtype=dtype)
+        slopes = jnp.asarray(layer.negative_slope)
+        module.negative_slope, module.param_dtype = nnx.Param(slopes), slopes.dtype
         return module
 
 
@@ -104,7 +126,10 @@ class Maxout(nnx.Module):
         in_features: size of the input's last axis.
         out_features: number of maxout units.
         num_pieces: pieces per unit (1 gives a Dense layer).
-        dtype: floating dtype of the weight and bias.
+        dtype: the floating dtype of the computation and of the output; the
+            input is cast to it first. ``None`` (the default) keeps the
+            input's floating dtype, as :class:`jaxact.Maxout` does.
+        param_dtype: floating dtype of the weight and bias.
         rngs: ``nnx.Rngs``; the weight is drawn from its ``params`` stream as
             :meth:`jaxact.Maxout.init` draws it.
 
@@ -129,21 +154,24 @@ class Maxout(nnx.Module):
         out_features: int,
         num_pieces: int,
         *,
-        dtype=jnp.float32,
+        dtype: DTypeLike | None = None,
+        param_dtype: DTypeLike = jnp.float32,
         rngs: nnx.Rngs,
     ):
         layer = parametric.Maxout.init(
-            rngs.params(), in_features, out_features, num_pieces, dtype=dtype
+            rngs.params(), in_features, out_features, num_pieces, dtype=param_dtype
         )
         self._set(layer)
+        self.dtype = _computation_dtype("nnx.Maxout", dtype)
 
     def _set(self, layer: parametric.Maxout) -> None:
-        self.weight = nnx.Param(jnp.asarray(layer.weight))
+        weight = jnp.asarray(layer.weight)
+        self.weight, self.param_dtype = nnx.Param(weight), weight.dtype
         self.bias = nnx.Param(jnp.asarray(layer.bias))
         self.num_pieces = parametric._count("nnx.Maxout", "num_pieces", layer.num_pieces)
 
     def __call__(self, x: ArrayLike) -> jax.Array:
-        return self.to_pytree()(x)
+        return self.to_pytree()(_as_input("nnx.Maxout", x, self.dtype))
 
     def to_pytree(self) -> parametric.Maxout:
         """The current weight and bias as a :class:`jaxact.Maxout`."""
@@ -152,11 +180,26 @@ class Maxout(nnx.Module):
         )
 
     @classmethod
-    def from_pytree(cls, layer: parametric.Maxout) -> Maxout:
-        """A layer holding ``layer``'s weight, bias and ``num_pieces``."""
-        module = cls(1, 1, 1, rngs=nnx.Rngs(0))  # then replaced: nnx modules are built by __init__
+    def from_pytree(cls, layer: parametric.Maxout, *, dtype: DTypeLike | None = None) -> Maxout:
+        """A layer holding ``layer``'s weight, bias and ``num_pieces``.
+
+        ``dtype`` is the constructor's; ``param_dtype`` is the weight's own dtype.
+        """
+        # then replaced: nnx modules are built by __init__
+        module = cls(1, 1, 1, dtype=dtype, rngs=nnx.Rngs(0))
         module._set(layer)
         return module
+
+
+def _computation_dtype(fn_name: str, dtype: DTypeLike | None) -> jnp.dtype | None:
+    return None if dtype is None else parametric._float_dtype(fn_name, dtype)
+
+
+def _as_input(fn_name: str, x: ArrayLike, dtype: jnp.dtype | None) -> jax.Array:
+    # Checked (and ints promoted) as jaxact checks any input, then cast to
+    # the layer's computation dtype, as flax's promote_dtype does.
+    x = as_float_array(fn_name, x)
+    return x if dtype is None else x.astype(dtype)
 
 
 def _key_name(entry):
@@ -167,19 +210,19 @@ def _key_name(entry):
     return entry
 
 
-def weight_decay_mask(model: nnx.Module):
-    """An optax mask for ``model``'s parameters: False exactly on PReLU slopes.
+def weight_decay_mask_fn(model: nnx.Module) -> Callable[[Any], Any]:
+    """An optax mask function for ``model``'s parameters: False exactly on PReLU slopes.
 
     The slopes are found by their place in ``model``: the ``negative_slope``
     of every :class:`PReLU` (and of flax's own ``nnx.PReLU``) among its
     submodules, never by shape. Every other leaf gets True, as
     :func:`jaxact.weight_decay_mask` does for pytrees.
 
-    The result is a function of the parameter state that optax calls on the
-    parameters and on the updates (both have the structure of
-    ``nnx.state(model, nnx.Param)``)::
+    The result is a function of the parameter state (optax's ``mask_fn``, not
+    a mask tree) that optax calls on the parameters and on the updates (both
+    have the structure of ``nnx.state(model, nnx.Param)``)::
 
-        tx = optax.adamw(1e-3, weight_decay=1e-4, mask=jaxact.nnx.weight_decay_mask(model))
+        tx = optax.adamw(1e-3, weight_decay=1e-4, mask=jaxact.nnx.weight_decay_mask_fn(model))
         optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
 
     The slope positions are read when it is called: build it from the model
@@ -196,7 +239,7 @@ def weight_decay_mask(model: nnx.Module):
         >>> import jaxact.nnx
         >>> model = nnx.Sequential(
         ...     jaxact.nnx.Maxout(4, 2, num_pieces=3, rngs=nnx.Rngs(0)), jaxact.nnx.PReLU(2))
-        >>> mask = jaxact.nnx.weight_decay_mask(model)(nnx.state(model, nnx.Param))
+        >>> mask = jaxact.nnx.weight_decay_mask_fn(model)(nnx.state(model, nnx.Param))
         >>> mask["layers"][1]["negative_slope"], mask["layers"][0]["weight"]
         (False, True)
     """

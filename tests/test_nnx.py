@@ -45,7 +45,7 @@ def _params(model):
 
 
 def test_prelu_module_is_jaxact_prelu_with_a_param():
-    layer = jaxact.nnx.PReLU(3, init=0.1)
+    layer = jaxact.nnx.PReLU(3, negative_slope_init=0.1)
     assert isinstance(layer.negative_slope, nnx.Param)
     np.testing.assert_array_equal(layer.negative_slope[...], jnp.full(3, 0.1, jnp.float32))
     x = jnp.array([[-1.0, 2.0, -3.0], [0.0, -0.5, 4.0]])
@@ -69,6 +69,39 @@ def test_maxout_module_is_jaxact_maxout_with_params():
     rngs = nnx.Rngs(0)
     first, second = (jaxact.nnx.Maxout(5, 3, 4, rngs=rngs) for _ in range(2))
     assert not np.array_equal(first.weight[...], second.weight[...])
+
+
+def test_dtype_is_the_computation_and_param_dtype_the_parameters():
+    # flax's names: dtype casts the input (None keeps the input's), param_dtype
+    # is the parameters' dtype, and gradients come back in param_dtype.
+    x = jnp.array([[-1.0, 2.0, -3.0]], jnp.float32)
+    prelu = jaxact.nnx.PReLU(3, dtype=jnp.bfloat16)
+    assert prelu.negative_slope[...].dtype == jnp.float32 == prelu.param_dtype
+    np.testing.assert_array_equal(
+        prelu(x), jaxact.prelu(x.astype(jnp.bfloat16), jnp.full(3, 0.25, jnp.float32))
+    )
+    assert prelu(x).dtype == jnp.bfloat16
+    grads = nnx.grad(lambda layer: jnp.sum(layer(x).astype(jnp.float32)))(prelu)
+    assert grads["negative_slope"][...].dtype == jnp.float32
+    half = jaxact.nnx.PReLU(3, param_dtype=jnp.float16)
+    assert half.negative_slope[...].dtype == jnp.float16 == half.param_dtype
+    assert half.dtype is None and half(x).dtype == jnp.float32
+    assert half(x.astype(jnp.bfloat16)).dtype == jnp.bfloat16
+
+    maxout = jaxact.nnx.Maxout(3, 2, 2, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
+    assert maxout.weight[...].dtype == jnp.float32 == maxout.param_dtype
+    np.testing.assert_array_equal(maxout(x), maxout.to_pytree()(x.astype(jnp.bfloat16)))
+    assert maxout(x).dtype == jnp.bfloat16
+    wide = jaxact.nnx.Maxout(3, 2, 2, param_dtype=jnp.float16, rngs=nnx.Rngs(0))
+    assert wide.weight[...].dtype == wide.bias[...].dtype == jnp.float16 == wide.param_dtype
+    assert wide.dtype is None and wide(x.astype(jnp.float16)).dtype == jnp.float16
+
+    with pytest.raises(TypeError, match=r"jaxact.nnx.PReLU: dtype must be a floating dtype"):
+        jaxact.nnx.PReLU(dtype=jnp.int32)
+    with pytest.raises(TypeError, match=r"jaxact.nnx.Maxout: dtype must be a floating dtype"):
+        jaxact.nnx.Maxout(3, 2, 2, dtype=jnp.int32, rngs=nnx.Rngs(0))
+    with pytest.raises(TypeError, match=r"jaxact.PReLU.init: dtype must be a floating dtype"):
+        jaxact.nnx.PReLU(param_dtype=jnp.int32)
 
 
 def test_pytree_conversions_round_trip():
@@ -105,7 +138,7 @@ def test_errors_name_the_layer_and_argument():
 
 def test_slopes_and_maxout_weights_train_under_nnx_optimizer():
     model = _Block(nnx.Rngs(0))
-    tx = optax.adamw(1e-2, weight_decay=1e-2, mask=jaxact.nnx.weight_decay_mask(model))
+    tx = optax.adamw(1e-2, weight_decay=1e-2, mask=jaxact.nnx.weight_decay_mask_fn(model))
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     x, y = _data()
     before = _params(model)
@@ -137,20 +170,20 @@ def test_slopes_and_maxout_weights_train_under_nnx_optimizer():
 def test_weight_decay_mask_spares_the_slopes():
     model = _Block(nnx.Rngs(1))
     params = nnx.state(model, nnx.Param)
-    mask = jaxact.nnx.weight_decay_mask(model)(params)
+    mask = jaxact.nnx.weight_decay_mask_fn(model)(params)
     assert mask["act"]["negative_slope"] is False
     assert mask["flax_act"]["negative_slope"] is False
     assert mask["hidden"]["weight"] is True and mask["hidden"]["bias"] is True
     assert mask["out"]["kernel"] is True and mask["out"]["bias"] is True
     # The pure state optax sees in nnx.Optimizer.update has the same answer.
-    pure = jaxact.nnx.weight_decay_mask(model)(nnx.as_pure(params))
+    pure = jaxact.nnx.weight_decay_mask_fn(model)(nnx.as_pure(params))
     assert pure["act"]["negative_slope"] is False and pure["hidden"]["weight"] is True
 
 
 @pytest.mark.parametrize("masked", [True, False])
 def test_weight_decay_alone_leaves_the_slopes_unchanged(masked):
     model = _Block(nnx.Rngs(2))
-    mask = jaxact.nnx.weight_decay_mask(model) if masked else None
+    mask = jaxact.nnx.weight_decay_mask_fn(model) if masked else None
     optimizer = nnx.Optimizer(model, optax.adamw(0.1, weight_decay=0.5, mask=mask), wrt=nnx.Param)
     before = _params(model)
     zero_grads = jax.tree.map(jnp.zeros_like, nnx.state(model, nnx.Param))
@@ -176,7 +209,7 @@ def test_weight_decay_mask_finds_slopes_in_sequences():
         jaxact.nnx.Maxout(2, 2, 1, rngs=rngs),
         jaxact.nnx.PReLU(),
     )
-    mask = jaxact.nnx.weight_decay_mask(model)(nnx.state(model, nnx.Param))
+    mask = jaxact.nnx.weight_decay_mask_fn(model)(nnx.state(model, nnx.Param))
     flat = {
         tuple(getattr(k, "key", k) for k in path): leaf
         for path, leaf in jax.tree_util.tree_flatten_with_path(mask)[0]

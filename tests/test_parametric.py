@@ -289,7 +289,7 @@ def test_prelu_errors_name_the_argument():
 def test_prelu_layer_init():
     shared = jaxact.PReLU.init()
     assert shared.negative_slope.shape == () and float(shared.negative_slope) == 0.25
-    layer = jaxact.PReLU.init(5, init=0.1, dtype=jnp.bfloat16)
+    layer = jaxact.PReLU.init(5, negative_slope_init=0.1, dtype=jnp.bfloat16)
     assert layer.negative_slope.shape == (5,) and layer.negative_slope.dtype == jnp.bfloat16
     np.testing.assert_array_equal(layer.negative_slope, jnp.bfloat16(0.1))
     with pytest.raises(TypeError, match=r"PReLU.init: dtype must be a floating dtype"):

@@ -43,7 +43,7 @@ def is_weakly_typed(value: ArrayLike) -> bool:
     # jax.typeof, which matters for eager calls on small arrays.
     kind = type(value)
     if kind in _ARRAY_CLASSES:
-        return value.weak_type
+        return value.weak_type  # type: ignore[union-attr]
     if kind is float:
         return True
     return jax.typeof(value).weak_type
@@ -82,8 +82,8 @@ def as_float_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array
     # The common case, a floating jax.Array, is returned as it is at once:
     # the general path below costs more than the activation itself on a
     # small array (tens of microseconds).
-    if type(x) in _ARRAY_CLASSES and x.dtype in _FLOAT_DTYPES:
-        return x
+    if type(x) in _ARRAY_CLASSES and x.dtype in _FLOAT_DTYPES:  # type: ignore[union-attr]
+        return x  # type: ignore[return-value]
     if isinstance(x, jax.Array):
         _ARRAY_CLASSES.add(type(x))
     _check_arraylike(fn_name, arg_name, x)
@@ -97,8 +97,8 @@ def as_float_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array
 
 def as_real_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array:
     """Returns ``x`` as an array of its own real dtype (integers are kept)."""
-    if type(x) in _ARRAY_CLASSES and x.dtype in _FLOAT_DTYPES:
-        return x
+    if type(x) in _ARRAY_CLASSES and x.dtype in _FLOAT_DTYPES:  # type: ignore[union-attr]
+        return x  # type: ignore[return-value]
     _check_arraylike(fn_name, arg_name, x)
     dtype = jnp.result_type(x)
     if jnp.issubdtype(dtype, jnp.complexfloating):

@@ -197,7 +197,7 @@ def _pair(value: tuple[float, float], dtype) -> tuple[float, float]:
     return hi, float(np.asarray((value[0] - hi) + value[1], dtype))
 
 
-def _head_and_rest(coefficients, t: jax.Array, upper: jax.Array | None = None):
+def _head_and_rest(coefficients, t: jax.Array, upper: jax.Array | bool | None = None):
     """(head, rest) with sum_i c_i t^i = head + rest, for one polynomial or, with
     ``upper``, two (``coefficients[1]`` where upper, else ``coefficients[0]``).
 

@@ -54,7 +54,7 @@ def _in_range(version: str, specifiers: str) -> bool:
     tests = {">=": have.__ge__, ">": have.__gt__, "<=": have.__le__, "<": have.__lt__,
              "==": have.__eq__}
     for specifier in specifiers.split(","):
-        operator, bound = re.fullmatch(r"\s*([<>=]=?)\s*(\S+)\s*", specifier).groups()
+        operator, bound = re.fullmatch(r"\s*([<>=]=?)\s*(\S+)\s*", specifier).groups()  # type: ignore[union-attr]
         if not tests[operator](_version(bound)):
             return False
     return True

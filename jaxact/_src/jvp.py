@@ -187,8 +187,8 @@ def kernel(activation, *, default_param: float | None = None, eager_chunk: int =
             return _compiled_and_staged(target, args)
         return target(*args)
 
-    call.default_param = default_param
-    call.in_chunks = chunked
+    call.default_param = default_param  # type: ignore[attr-defined]
+    call.in_chunks = chunked  # type: ignore[attr-defined]
     return call
 
 

@@ -74,7 +74,7 @@ def _bernoulli_numbers(n: int) -> tuple[Fraction, ...]:
     """B_0 .. B_n (B_1 = -1/2), exactly, by the standard recurrence."""
     numbers = [Fraction(1)]
     for m in range(1, n + 1):
-        numbers.append(-sum(math.comb(m + 1, k) * numbers[k] for k in range(m)) / (m + 1))
+        numbers.append(-sum(math.comb(m + 1, k) * numbers[k] for k in range(m)) / (m + 1))  # type: ignore[arg-type]
     return tuple(numbers)
 
 
@@ -112,7 +112,7 @@ def _log_cosh_coefficients(dtype) -> list[float]:
     return [float(d(k)) for k in range(2, n + 1)]
 
 
-def horner(coefficients: Sequence[float], t: jax.Array) -> jax.Array:
+def horner(coefficients: Sequence[float | jax.Array], t: jax.Array) -> jax.Array:
     """sum_i coefficients[i] t^i."""
     result = jnp.full_like(t, coefficients[-1])
     for c in reversed(coefficients[:-1]):
@@ -138,7 +138,7 @@ def fast_two_sum(big: float, small: jax.Array) -> tuple[jax.Array, jax.Array]:
 
     Fast2Sum (Dekker 1971) is exact because |big| >= |small| for every use here.
     """
-    big = opaque(big, small.dtype)
+    big = opaque(big, small.dtype)  # type: ignore[assignment]
     s = big + small
     return s, small - (s - big)
 

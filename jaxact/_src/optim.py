@@ -37,7 +37,7 @@ def weight_decay_mask(params):
         optax.adamw(learning_rate, weight_decay=1e-4, mask=jaxact.weight_decay_mask)
         optax.masked(optax.add_decayed_weights(5e-4), jaxact.weight_decay_mask)
 
-    For a flax.nnx model use ``jaxact.nnx.weight_decay_mask(model)``: the
+    For a flax.nnx model use ``jaxact.nnx.weight_decay_mask_fn(model)``: the
     ``nnx.State`` that ``nnx.Optimizer`` hands optax no longer says which
     module a leaf came from, so the slopes are found in the model instead.
 

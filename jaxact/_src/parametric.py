@@ -374,22 +374,28 @@ class PReLU:
     negative_slope: jax.Array
 
     @classmethod
-    def init(cls, num_channels: int | None = None, *, init: float = 0.25, dtype=jnp.float32):
-        """Returns a PReLU with every slope set to ``init``.
+    def init(
+        cls,
+        num_channels: int | None = None,
+        *,
+        negative_slope_init: float = 0.25,
+        dtype=jnp.float32,
+    ):
+        """Returns a PReLU with every slope set to ``negative_slope_init``.
 
         Args:
             num_channels: the number of channels for channel-wise slopes, or
                 ``None`` for one slope shared by all channels.
-            init: the initial slope; 0.25 is the value He et al. start from.
+            negative_slope_init: the initial slope; 0.25 is the value He et al.
+                start from.
             dtype: floating dtype of the slopes.
         """
         dtype = _float_dtype("PReLU.init", dtype)
-        if num_channels is None:
-            shape = ()
-        else:
+        shape: tuple[int, ...] = ()
+        if num_channels is not None:
             shape = (_count("PReLU.init", "num_channels", num_channels),)
-        init = as_real_array("PReLU.init", init, "init")
-        return cls(negative_slope=jnp.full(shape, init, dtype=dtype))
+        slope = as_real_array("PReLU.init", negative_slope_init, "negative_slope_init")
+        return cls(negative_slope=jnp.full(shape, slope, dtype=dtype))
 
     def __call__(self, x: ArrayLike, *, channel_axis: int = -1) -> jax.Array:
         """Applies :func:`prelu` with this layer's slopes along ``channel_axis``."""
