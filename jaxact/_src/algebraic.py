@@ -199,8 +199,8 @@ def squareplus(x: ArrayLike, b: ArrayLike = 4) -> jax.Array:
     ``jax.nn.squareplus`` thousands of ULP there, and the square root is
     corrected by its exact residual. Far from 0 (:math:`|x| > 2^{13}\sqrt{b}` in
     float32) :math:`\sqrt{x^2+b} = |x| + b/(2|x|)` to the working precision,
-    so nothing overflows (``jax.nn.squareplus`` gives inf for |x| > 1.8e19 in
-    float32) and b = 0 gives relu exactly; a b so large that x^2 + b could
+    so nothing overflows (``jax.nn.squareplus`` before JAX 0.12 gives inf for
+    :math:`|x| > 1.8 \cdot 10^{19}` in float32) and b = 0 gives relu exactly; a b so large that x^2 + b could
     overflow is scaled by a power of two.
 
     Accuracy (float32, default b, tested on a strided sweep of all inputs):

@@ -132,7 +132,7 @@ def glu(x: ArrayLike, axis: int = -1) -> jax.Array:
     where jax.nn's gradient is 0 (b > 17 in float32). The products with
     ``a`` are formed before dividing by :math:`1 + e`, and scaled where
     :math:`e` alone would underflow, so that they are right when the result
-    is a normal float down to |b| = 174 (jax.nn's ``a * sigmoid(b)`` is 0
+    is a normal float down to :math:`|b| = 174` (jax.nn's ``a * sigmoid(b)`` is 0
     for b < -88 even when a is large).
 
     Accuracy (float32, enforced by ``tests/test_gated.py``): value within

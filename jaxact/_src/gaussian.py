@@ -483,7 +483,7 @@ def gelu(x: ArrayLike, approximate: bool = True) -> jax.Array:
     argument (whose error grows as x^2/2 half-ULPs): ``jax.nn.gelu`` with
     ``approximate=False`` returns 0 below x = -13.0 where the result is
     still a normal float32. The tanh form is :math:`x\,\sigma(2u)` with 2u
-    carried in two parts (:math:`e^{2u}` multiplies its error by |2u|);
+    carried in two parts (:math:`e^{2u}` multiplies its error by :math:`|2u|`);
     ``jax.nn``'s ``1 + tanh`` cancels to 0 below x = -7.9.
 
     Accuracy, as tests/test_gelu.py enforces it: float32 value within 2.5

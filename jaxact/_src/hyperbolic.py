@@ -128,8 +128,8 @@ def tanh(x: ArrayLike, /) -> jax.Array:
 
     Derivative: :math:`\tanh'(x) = \mathrm{sech}^2(x) = 4e^{-2|x|}/(1 + e^{-2|x|})^2`,
     computed from :math:`e^{-2|x|}` rather than as :math:`1 - \tanh^2(x)`, so
-    it stays accurate where ``jnp.tanh``'s gradient is exactly 0 (|x| > 9 in
-    float32).
+    it stays accurate where ``jnp.tanh``'s gradient is exactly 0 (:math:`|x| > 9`
+    in float32).
 
     Accuracy, as the tests check it (``tests/test_accuracy.py``): float32
     value within 2.5 ULP and derivative within 4 ULP of a float64 reference

@@ -310,7 +310,7 @@ def sparse_sigmoid(x: ArrayLike) -> jax.Array:
     Returns:
         An array of the same shape and floating dtype as ``x``, in [0, 1].
 
-    Derivative: 1/2 for -1 < x < 1 and 0 for |x| > 1; at the kinks
+    Derivative: 1/2 for -1 < x < 1 and 0 for :math:`|x| > 1`; at the kinks
     ``sparse_sigmoid'(±1) = 1/4``, the mean of the one-sided slopes, as
     ``jax.nn.sparse_sigmoid``. Second and higher derivatives are 0.
 

@@ -505,7 +505,7 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     half of it). With respect to alpha, :math:`e^{t} - 1 - t e^{t}` with
     :math:`t = x/\alpha` for x <= 0 and 0 otherwise, summed as a series near
     t = 0 where the formula cancels. ``x / alpha`` is carried with its
-    rounding error, which the exponential would otherwise multiply by |t|.
+    rounding error, which the exponential would otherwise multiply by :math:`|t|`.
 
     Accuracy (float32, enforced by ``tests/test_piecewise.py``): value within
     2.5 ULP, both derivatives within 4 ULP wherever the result is a normal
