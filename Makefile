@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 # passes more options (e.g. ACCURACY_ARGS='--stride 16').
 BENCH_ARGS := $(if $(QUICK),--quick,)
 
-.PHONY: all install test lint package-check experiments bench accuracy clean
+.PHONY: all install test lint package-check experiments bench accuracy docs clean
 
 all: test
 
@@ -24,6 +24,14 @@ $(STAMP): pyproject.toml jaxact/requirements.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The documentation's packages (the `docs` extra) go into the same venv, under
+# a stamp of their own, so `make test` does not install them.
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[docs]' $(JAX)
+	touch $(DOCS_STAMP)
 
 # Three workers on two cores: while one waits (a subprocess, Python-bound
 # tracing) another compiles. A test file stays on one worker, which shares its
@@ -51,5 +59,10 @@ bench: $(STAMP)
 accuracy: $(STAMP)
 	$(PY) -m benchmarks.accuracy $(if $(QUICK),--quick,) $(ACCURACY_ARGS)
 
+# Warnings are errors; --keep-going reports all of them before failing.
+docs: $(DOCS_STAMP)
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache \
+		docs/_build docs/api/generated

@@ -37,7 +37,7 @@ from jaxact._src.rectifiers import leaky_relu as leaky_relu
 from jaxact._src.rectifiers import relu as relu
 
 # isort: split
-# piecewise and ELU-family activations, glu (issue 10)
+# piecewise and ELU-family activations, glu
 from jaxact._src.gated import glu as glu
 from jaxact._src.piecewise import hard_sigmoid as hard_sigmoid
 from jaxact._src.piecewise import hard_silu as hard_silu
@@ -68,16 +68,16 @@ __all__ = [
     "momentum_sgd",
     "prelu",
     "weight_decay_mask",
-    # smooth modern activations (issue 10)
+    # smooth modern activations
     "log1mexp",
     "mish",
     "silu",
     "soft_sign",
     "squareplus",
     "swish",
-    # Gaussian family (issue 10)
+    # Gaussian family
     "gelu",
-    # piecewise and ELU-family activations, glu (issue 10)
+    # piecewise and ELU-family activations, glu
     "celu",
     "glu",
     "hard_sigmoid",

@@ -80,8 +80,8 @@ def as_float_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array
     would agree on.
     """
     # The common case, a floating jax.Array, is returned as it is at once:
-    # the general path below costs more than the activation itself on a
-    # small array (tens of microseconds).
+    # the general path below (one eager JAX operation or more) costs more
+    # than the activation itself on a small array.
     if type(x) in _ARRAY_CLASSES and x.dtype in _FLOAT_DTYPES:  # type: ignore[union-attr]
         return x  # type: ignore[return-value]
     if isinstance(x, jax.Array):
@@ -214,8 +214,8 @@ def as_kernel_parameter(
     """as_parameter, for a parameter that a jaxact kernel casts to ``dtype`` itself.
 
     The common call, a Python float of ordinary size such as 0.01, is
-    checked and returned as it is: converting it to an array here would cost
-    more than a small activation does (tens of microseconds). Such a float is
+    checked and returned as it is: converting it to an array here (an eager
+    JAX operation) would cost more than a small activation does. Such a float is
     finite, normal in float32 and float64, and broadcasts against any x, so
     it passes every check of as_parameter.
     """

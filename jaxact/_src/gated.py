@@ -132,13 +132,12 @@ def glu(x: ArrayLike, axis: int = -1) -> jax.Array:
     where jax.nn's gradient is 0 (b > 17 in float32). The products with
     ``a`` are formed before dividing by :math:`1 + e`, and scaled where
     :math:`e` alone would underflow, so that they are right when the result
-    is a normal float down to |b| = 174 (jax.nn's ``a * sigmoid(b)`` is 0
+    is a normal float down to :math:`|b| = 174` (jax.nn's ``a * sigmoid(b)`` is 0
     for b < -88 even when a is large).
 
-    Accuracy (float32, enforced by ``tests/test_gated.py``): value within
-    2.5 ULP, partial derivatives within 4 ULP, wherever the result is a
-    normal float; float64 within 4 ULP of mpmath; half precision is the
-    float32 result rounded once.
+    Accuracy: float32 value within 2.5 ULP and partial derivatives within 4
+    ULP wherever the result is a normal float, half precision the float32
+    result rounded once (:doc:`/accuracy`).
 
     Limits and NaN: ``glu = a`` for b = inf and 0 for b = -inf (a finite);
     NaN in either half gives NaN.

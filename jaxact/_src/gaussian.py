@@ -50,8 +50,8 @@ from jaxact._src.numerics import (
 # an ULP (noted beside it); the rest of the error budget is rounding.
 # Why these pieces: at a = 3 the series in u (asymptotic, 1 - u + 3u^2 ...)
 # still converges fast enough for 9 float32 terms; one polynomial on all of
-# [0, 3] needs 13 terms whose alternating sum is off by over 2 ULP after
-# float32 rounding (measured for G), two of width 1.5 by under one.
+# [0, 3] needs 13 terms whose alternating sum loses more to float32 rounding
+# than two polynomials of width 1.5 with fewer terms each.
 _SWITCH = 3.0
 _MIDDLE = 1.5
 _PIECE_CENTERS = (0.75, 2.25)
@@ -259,8 +259,8 @@ def _gelu_erf_and_derivative(x: jax.Array):
     # exp(-a^2/2 + log M(u)): one exp of an exponent carried in two parts
     # (the square's error, the logarithm's head and rest), so that x Q =
     # x m + (x m) expm1(r) rounds once (x m is exact). Multiplying exp(-a^2/2)
-    # by G instead costs a rounding per product and more where |expm1(r)|
-    # is near 0.4 (2.7 ULP, measured). (scale is 1 except for a > 11.7.)
+    # by G instead costs a rounding per product, and more where |expm1(r)|
+    # is large. (scale is 1 except for a > 11.7.)
     log_head_near, log_rest_near = _head_and_rest(coefficients["LG"], t, upper)
     log_head_far, log_rest_far = _head_and_rest(coefficients["LM"], u)
     log_head = jnp.where(near, log_head_near, log_head_far)
@@ -483,16 +483,12 @@ def gelu(x: ArrayLike, approximate: bool = True) -> jax.Array:
     argument (whose error grows as x^2/2 half-ULPs): ``jax.nn.gelu`` with
     ``approximate=False`` returns 0 below x = -13.0 where the result is
     still a normal float32. The tanh form is :math:`x\,\sigma(2u)` with 2u
-    carried in two parts (:math:`e^{2u}` multiplies its error by |2u|);
+    carried in two parts (:math:`e^{2u}` multiplies its error by :math:`|2u|`);
     ``jax.nn``'s ``1 + tanh`` cancels to 0 below x = -7.9.
 
-    Accuracy, as tests/test_gelu.py enforces it: float32 value within 2.5
-    ULP and derivative within 4 ULP wherever the true result is a normal
-    float32 (a strided sweep of all inputs, and dense grids at the zeros,
-    the tails and the kernels' switch points), against float64 (the tanh
-    form against its own formula); float64 within 4 ULP of mpmath, second
-    and third derivatives within 1e-11 relative; bfloat16 and float16 are
-    the float32 result rounded once.
+    Accuracy: float32 value within 2.5 ULP and derivative within 4 ULP
+    wherever the true result is a normal float32 (the tanh form against its
+    own formula), half precision the float32 result rounded once (:doc:`/accuracy`).
 
     Limits: ``gelu(inf) = inf`` (derivative 1), ``gelu(-inf) = -0.0``
     (derivative 0); NaN gives NaN.

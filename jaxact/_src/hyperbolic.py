@@ -128,15 +128,11 @@ def tanh(x: ArrayLike, /) -> jax.Array:
 
     Derivative: :math:`\tanh'(x) = \mathrm{sech}^2(x) = 4e^{-2|x|}/(1 + e^{-2|x|})^2`,
     computed from :math:`e^{-2|x|}` rather than as :math:`1 - \tanh^2(x)`, so
-    it stays accurate where ``jnp.tanh``'s gradient is exactly 0 (|x| > 9 in
-    float32).
+    it stays accurate where ``jnp.tanh``'s gradient is exactly 0 (:math:`|x| > 9`
+    in float32).
 
-    Accuracy, as the tests check it (``tests/test_accuracy.py``): float32
-    value within 2.5 ULP and derivative within 4 ULP of a float64 reference
-    over every binade; float64 value and x-derivative within 4 ULP of mpmath;
-    bfloat16 and float16 the float32 result rounded once. Maxima over all
-    2^32 float32 inputs, beside jax.nn's: ``benchmarks/results/accuracy.md``
-    (``make accuracy``).
+    Accuracy: float32 value within 2.5 ULP and derivative within 4 ULP,
+    half precision the float32 result rounded once (:doc:`/accuracy`).
 
     bfloat16 inputs give the float32 result rounded once, as for every
     function; on the CPU it is computed with XLA's cheaper float32 tanh,
@@ -174,7 +170,7 @@ _SATURATION = 800.0
 # be amplified without bound. Within _MISH_ROOT_WINDOW of x0, mish' is its
 # Taylor series in the exact offset d = x - x0 instead: mish'(x0 + d) =
 # d (c_0 + c_1 d + ...), the c_k from mpmath.taylor at 80 digits
-# (tests/test_smooth.py recomputes root and coefficients). The window is
+# (a test recomputes root and coefficients). The window is
 # wide because outside it mish' = t + x t' (below) also cancels, by a
 # factor up to 2.3 at its edges. Terms shrink by about 1/2.8 (the nearest
 # singularities of tanh(softplus)) per unit of d: 13 for float32, 24 for
@@ -219,7 +215,8 @@ def _mish_and_derivative(x: jax.Array):
     x >= 0: N = 1 + 2e,   D = N + 2 e^2, and t' = 4 e^2 (1 + e) / D^2;
     mish = x t and mish' = t + x t'. N, D and the quotient N / D are carried
     with their rounding errors (and e's, from exp_with_error), so the value
-    is rounded about once (4 ULP off without, float32, measured).
+    is rounded about once (without that, float32 values exceed the 2.5 ULP
+    bound).
     """
     bounded = jnp.clip(x, -_SATURATION, _SATURATION)  # keeps NaN
     # x = 0 takes the x > 0 forms (the same values), in which e = exp(-x):
@@ -277,8 +274,8 @@ def _mish_and_derivative(x: jax.Array):
     # Left of the root t + x t' cancels (by 2.9 at x = -1.7); there mish' =
     # e h / D^2 instead, h = 4 (1 + x) + e (6 + 4x + e (4 + e)) dominated by
     # its exact first term (1 + x is exact for x in [-2, -0.5]).
-    # The roundings of the last sum of h and of D^2 are carried as well (3.5
-    # ULP without, near x = -6.6, measured).
+    # The roundings of the last sum of h and of D^2 are carried as well, or
+    # they would add up to most of the 4 ULP bound near x = -6.6.
     h, h_lo = two_sum(4 * (1 + bounded), e * ((6 + 4 * bounded) + e * (4 + e)))
     h_lo = h_lo + e_lo * ((6 + 4 * bounded) + e * (8 + 3 * e))
     left_numerator = e * h
@@ -322,9 +319,8 @@ def mish(x: ArrayLike) -> jax.Array:
     Smooth everywhere; second and third derivatives by autodiff of the
     closed-form derivative (tested against mpmath in float64).
 
-    Accuracy (float32, tested on a strided sweep of all inputs and dense
-    grids): value within 2.5 ULP, derivative within 4 ULP wherever the
-    result is a normal float; float64 within 4 ULP of mpmath.
+    Accuracy: float32 value within 2.5 ULP and derivative within 4 ULP
+    wherever the result is a normal float (:doc:`/accuracy`).
 
     Limits: ``mish(inf) = inf``, ``mish(-inf) = 0``; derivative 1 and 0;
     NaN gives NaN.

@@ -8,8 +8,8 @@ slower one for the second:
   :func:`jaxact._src.jvp.kernel`); without that, XLA folds the
   error-free arithmetic on constants and ``sigmoid(0.6)`` comes out 0.667.
 * ``disable_jit``: the switch behind ``jax.disable_jit()``, read (not set)
-  on every eager call: its ``value`` costs half of reading the public
-  ``jax.config.jax_disable_jit``.
+  on every eager call: its ``value`` is read directly, without the attribute
+  lookup of the public ``jax.config.jax_disable_jit``.
 * ``_convert_element_type(..., weak_type=True)``: the conversion jax.numpy
   uses to give a result the weak type of its inputs, so that
   ``jaxact.sigmoid(0.5) * bfloat16_array`` stays bfloat16 as with ``jax.nn``.
@@ -105,8 +105,8 @@ if "weak_type" not in inspect.signature(_convert_element_type).parameters:
 def convert(value, dtype, weak_type: bool) -> jax.Array:
     """``value`` as an array of ``dtype``, weakly typed or not as ``weak_type`` says.
 
-    One operation at most (none if ``value`` is such an array already): an
-    eager operation costs a dispatch, tens of microseconds.
+    One operation at most (none if ``value`` is such an array already): each
+    eager operation costs a dispatch.
     """
     aval = jax.typeof(value)
     if isinstance(value, jax.Array) and aval.dtype == dtype and aval.weak_type == weak_type:

@@ -24,14 +24,14 @@ from jax.custom_derivatives import SymbolicZero
 
 # disable_jit and eager_constant_folding: private JAX switches, looked up in
 # jax_internals (which fails loudly without them); reading a switch's value
-# costs half of reading jax.config's attribute.
+# directly skips the attribute lookup of jax.config.
 from jaxact._src.jax_internals import disable_jit, eager_constant_folding, with_weak_type
 from jaxact._src.numerics import separate
 
 HALF_DTYPES = (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
 
 
-# Cached: jnp.dtype costs half a microsecond, and every eager call of a
+# Cached: jnp.dtype parses its argument each time, and every eager call of a
 # function with a parameter asks for its compute dtype.
 @functools.cache
 def compute_dtype(dtype):
@@ -124,8 +124,8 @@ def kernel(activation, *, default_param: float | None = None, eager_chunk: int =
            weak_as_inputs: bool = True):
     """``activation`` (a ``custom_jvp``) as one jitted call that gives the same bits everywhere.
 
-    * Called eagerly, a jitted function costs one dispatch (a few µs)
-      instead of tracing the ``custom_jvp`` on every call (hundreds).
+    * Called eagerly, a jitted function costs one dispatch of a cached
+      executable instead of tracing the ``custom_jvp`` on every call.
     * Under ``jax.disable_jit()`` it still runs compiled, as a JAX primitive
       does: evaluated op by op it could not give the same results, because
       XLA contracts ``a * b + c`` into one rounding (an FMA) inside a fused
@@ -176,7 +176,7 @@ def kernel(activation, *, default_param: float | None = None, eager_chunk: int =
         chunked_default = jax.jit(functools.partial(_in_chunks, with_default_param, eager_chunk))
 
     # One Python frame between the public function and the executable: on an
-    # eager call of 128 values each microsecond here is a tenth of the call.
+    # eager call of a small array, Python work is most of the call's time.
     @functools.wraps(activation)
     def call(*args):
         whole, in_chunks = jitted, chunked

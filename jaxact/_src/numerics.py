@@ -9,9 +9,8 @@ has one guard here, and one test that fails if the guard stops working:
 
 * The algebraic simplifier reassociates constants, rewriting ``(c + e) - c``
   as ``e``, which deletes the rounding error an error-free sum captures.
-  Guard: :func:`opaque`. Test: ``test_exp_within_one_ulp`` and the
-  error-free sums in ``tests/test_accuracy.py`` (their ULP bounds fail
-  without it).
+  Guard: :func:`opaque`. Tests: the exp and error-free-sum accuracy tests
+  (their ULP bounds fail without it).
 * With ``jax.ensure_compile_time_eval()`` JAX evaluates operations on
   constants while tracing, the barrier of :func:`opaque` included, and XLA
   then folds the constant it gets back. Guard: every activation's kernel
@@ -19,10 +18,9 @@ has one guard here, and one test that fails if the guard stops working:
   Test: ``test_compile_time_eval_gives_the_same_results``.
 * CSE merges two passes that share a costly operation (an ``exp``, a
   divide), and XLA's CPU backend then writes its result to memory for both:
-  an extra pass (1.5x the time, measured), and in a network one more
-  activation-sized array kept per layer for the backward pass. Guard:
-  :func:`separate`. Test: ``test_a_network_keeps_no_more_temporary_arrays_than_with_relu``
-  in ``tests/test_kernels.py``; the time is checked by ``make bench``.
+  an extra pass over memory, and in a network one more activation-sized
+  array kept per layer for the backward pass. Guard: :func:`separate`.
+  Test: ``test_a_network_keeps_no_more_temporary_arrays_than_with_relu``.
 
 Notation: ``e = exp(-|x|)`` lies in (0, 1] and never overflows, ``q = 1 + e``
 lies in [1, 2], and ``q_lo`` is the rounding error of ``q`` so that
@@ -185,8 +183,8 @@ def square_of_one_plus(e: jax.Array) -> jax.Array:
 
     Expanded as 1 + e (2 + e): each of its three roundings is relative to a
     term no larger than the sum, so it is good to about 2.5 half-ULPs without
-    the cost of an exact square (measured: sigma' = e / (1 + e)^2 within
-    2.4 ULP in float32, against 4.6 for e * r * r with r = 1 / (1 + e)).
+    the cost of an exact square (``e * r * r`` with ``r = 1 / (1 + e)`` rounds
+    four times, through a reciprocal).
     """
     return 1 + e * (2 + e)
 
@@ -195,8 +193,8 @@ def square_of_one_plus(e: jax.Array) -> jax.Array:
 
 
 # for the relative error of exp; fitted error 5e-11, far below float32's
-# 6e-8). `python -m benchmarks.fit` refits them; tests/test_accuracy.py
-# measures the result against numpy.
+# 6e-8). `python -m benchmarks.fit` refits them; a test measures the result
+# against numpy.
 _EXP_COEFFICIENTS = (0.5000000068785951, 0.16666665855436238, 0.04166629087477397,
                      0.008333498933987854, 0.0013944966051679525, 0.00019790039134955713)
 # One term fewer, fitted the same way: error 3e-9, a twentieth of a float32
@@ -241,7 +239,7 @@ def _reduce(z: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     [-150, 64]."""
     # n = round(z / ln 2), exactly; the barrier keeps XLA from folding
     # (t + magic) - magic back to t. (Reading n from the bits of `shifted`
-    # needs no barrier but measured 6% slower for tanh at 2^24.)
+    # needs no barrier, but costs an integer subtraction and a conversion.)
     magic = opaque(_ROUNDING_MAGIC, z.dtype)
     shifted = z * (1 / math.log(2.0)) + magic
     n = shifted - magic
@@ -275,9 +273,9 @@ def exp(z: jax.Array) -> jax.Array:
     """exp(z) for z <= 64 (every caller passes z <= 2), within 1 ULP in float32.
 
     Float32 only; other dtypes use jnp.exp. One clamp, then
-    _exp_of_bounded: 0.86x the time of jnp.exp on 2^16 values, 0.89x on
-    2^24, and within 0.99 ULP on every float32 in [-87.3, 0] (jnp.exp: 1.01),
-    all measured. NaN gives NaN, -inf gives 0.
+    _exp_of_bounded, which is plain arithmetic (a polynomial and 2^n from
+    its bits), so it does not depend on each backend's own exp.
+    NaN gives NaN, -inf gives 0.
     """
     if z.dtype != jnp.float32:
         return jnp.exp(z)
@@ -364,8 +362,8 @@ def expm1_reduced(r: jax.Array) -> jax.Array:
 def expm1_nonpositive(z: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Returns (expm1(z), exp(z)) for z <= 0, each within about one ULP.
 
-    XLA's own expm1 on the CPU is off by up to 5.5 ULP in float32 and 4.4 in
-    float64 (measured); the Taylor polynomial below is accurate on
+    XLA's own expm1 on the CPU is off by several ULP in float32 and
+    float64; the Taylor polynomial below is accurate on
     [-ln 2, 0] and ``exp(z) - 1`` is accurate below it (see _EXPM1_SWITCH).
     """
     e = exp(z)
@@ -387,7 +385,7 @@ def separate(x: jax.Array) -> jax.Array:
 
     A JVP rule needs y and y'; computed from one shared exp or divide, XLA's
     CPU backend writes that to memory for two separate fusions: a full extra
-    pass (1.5x jax.nn's time, measured), and an array kept alive from the
+    pass over memory, and an array kept alive from the
     forward to the backward pass. Computing y' from a separated x duplicates
     the exp instead, which costs far less than the memory traffic it saves.
     """
@@ -395,7 +393,7 @@ def separate(x: jax.Array) -> jax.Array:
     # barriers before its last CSE, which then merges the two passes again.
     # A reduce-precision to x's own format is the identity on every value
     # (NaN, inf and -0.0 included) that XLA's simplifier keeps by default,
-    # at no time measurable in ``make bench``.
+    # and it fuses into the elementwise pass like any other elementwise op.
     info = jnp.finfo(x.dtype)
     return jax.lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
 
@@ -489,8 +487,8 @@ def offset_from(x: jax.Array, point: str) -> jax.Array:
 
 # exp(-_RESCALE_SHIFT) is within 2.4e-12 (2^-38.6) relative of a float32 number,
 # so scaling back by it costs only the rounding of that product (found by
-# scanning multiples of 2^-10 in [16, 32] with mpmath; tests/test_smooth.py
-# checks it). A multiple of 2^-6: z + shift is exact for float32 z in
+# scanning multiples of 2^-10 in [16, 32] with mpmath; a test checks it).
+# A multiple of 2^-6: z + shift is exact for float32 z in
 # [-128, -64] (a multiple of 2^-17 there, and so is the sum, below 64).
 _RESCALE_SHIFT = 19.390625
 _RESCALE = math.exp(-_RESCALE_SHIFT)

@@ -66,10 +66,9 @@ def hard_sigmoid(x: ArrayLike) -> jax.Array:
     Derivative: 1/6 for -3 < x < 3 and 0 elsewhere, so
     ``hard_sigmoid'(-3) = hard_sigmoid'(3) = 0`` as ``jax.nn.hard_sigmoid``.
 
-    Accuracy (float32, enforced by ``tests/test_piecewise.py``): value
-    within 2.5 ULP and equal to ``jax.nn.hard_sigmoid``'s bit for bit (x + 3
+    Accuracy: value equal to ``jax.nn.hard_sigmoid``'s bit for bit (x + 3
     rounds, then XLA multiplies by the rounded 1/6); derivative 1/6 rounded
-    once.
+    once (:doc:`/accuracy`).
 
     Limits: ``hard_sigmoid(inf) = 1``, ``hard_sigmoid(-inf) = 0``, derivative
     0 at both; NaN gives NaN, derivative included (jax.nn's is 0).
@@ -90,8 +89,8 @@ def hard_sigmoid(x: ArrayLike) -> jax.Array:
 def _hard_silu_and_derivative(x: jax.Array):
     # x (x + 3) / 6 between the kinks, with x + 3 carried exactly (|x| < 3
     # there, so Fast2Sum applies) and 1/6 in two parts: two roundings in
-    # all, where jax.nn's x * (fl(x + 3) * fl(1/6)) has four (2.4 ULP
-    # measured, and up to 4 in the worst case).
+    # all, where jax.nn's x * (fl(x + 3) * fl(1/6)) has four (up to 4 ULP
+    # in the worst case).
     shifted, shifted_lo = fast_two_sum(3.0, x)
     product = x * shifted + x * shifted_lo
     quadratic = product * _SIXTH_HI + product * _SIXTH_LO
@@ -132,9 +131,8 @@ def hard_silu(x: ArrayLike) -> jax.Array:
     The derivative is formed as (2x + 3) / 6, where jax.nn's
     ``hard_sigmoid(x) + x / 6`` cancels near x = -1.5.
 
-    Accuracy (float32, enforced by ``tests/test_piecewise.py``): value
-    within 2 ULP (two roundings; jax.nn's has four, 2.4 ULP measured),
-    -0.0 for x <= -3 as jax.nn; derivative within 4 ULP.
+    Accuracy: value within 2 ULP (two roundings, where jax.nn's formula has
+    four), -0.0 for x <= -3 as jax.nn; derivative within 4 ULP (:doc:`/accuracy`).
 
     Limits: ``hard_silu(inf) = inf``, ``hard_silu(-inf) = -0.0`` (jax.nn:
     NaN), derivatives 1 and 0; NaN gives NaN.
@@ -262,9 +260,8 @@ def sparse_plus(x: ArrayLike) -> jax.Array:
     derivative is 1/2 for -1 < x < 1 and 0 elsewhere, ±1 included (as
     jax.nn).
 
-    Accuracy (float32, enforced by ``tests/test_piecewise.py``): value
-    within 1.5 ULP (x + 1 carried exactly, then one rounding; jax.nn's
-    1.9 ULP measured, up to 3 in the worst case); derivative within 0.5 ULP.
+    Accuracy: value within 1.5 ULP (x + 1 carried exactly, then one
+    rounding); derivative within 0.5 ULP (:doc:`/accuracy`).
 
     Limits: ``sparse_plus(inf) = inf``, ``sparse_plus(-inf) = 0``,
     derivatives 1 and 0 (jax.nn: NaN); NaN gives NaN.
@@ -310,13 +307,13 @@ def sparse_sigmoid(x: ArrayLike) -> jax.Array:
     Returns:
         An array of the same shape and floating dtype as ``x``, in [0, 1].
 
-    Derivative: 1/2 for -1 < x < 1 and 0 for |x| > 1; at the kinks
+    Derivative: 1/2 for -1 < x < 1 and 0 for :math:`|x| > 1`; at the kinks
     ``sparse_sigmoid'(±1) = 1/4``, the mean of the one-sided slopes, as
     ``jax.nn.sparse_sigmoid``. Second and higher derivatives are 0.
 
-    Accuracy (float32, enforced by ``tests/test_piecewise.py``): value
-    within 0.5 ULP (one rounding, x + 1, and an exact halving) and equal to
-    ``jax.nn.sparse_sigmoid``'s bit for bit; derivative exact.
+    Accuracy: value within 0.5 ULP (one rounding, x + 1, and an exact
+    halving) and equal to ``jax.nn.sparse_sigmoid``'s bit for bit; derivative
+    exact (:doc:`/accuracy`).
 
     Limits: ``sparse_sigmoid(inf) = 1``, ``sparse_sigmoid(-inf) = 0``,
     derivative 0 at both; NaN gives NaN, derivative included (jax.nn's is 0).

@@ -226,12 +226,8 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     computed directly, not as ``expm1(x) + 1``, which is exactly 0 for
     x < -17 in float32.
 
-    Accuracy, as the tests check it (``tests/test_accuracy.py``): float32
-    value within 2.5 ULP and both derivatives within 4 ULP of a float64 reference
-    over every binade; float64 value and x-derivative within 4 ULP of mpmath;
-    bfloat16 and float16 the float32 result rounded once. Maxima over all
-    2^32 float32 inputs, beside jax.nn's: ``benchmarks/results/accuracy.md``
-    (``make accuracy``).
+    Accuracy: float32 value within 2.5 ULP and both derivatives within 4 ULP,
+    half precision the float32 result rounded once (:doc:`/accuracy`).
 
     Limits: ``elu(inf) = inf``, ``elu(-inf) = -alpha``, derivative 0 at -inf;
     NaN gives NaN, and NaN derivatives of every order with respect to both
@@ -329,8 +325,8 @@ def _selu_and_derivative(x: jax.Array):
     # gives scale * -0.0 = -0.0; scale * x rounds as jax.nn.selu's, except
     # in the top binade: the rounded scale is larger than the exact one in
     # float32, and scale * x overflowed to inf at x = 3.2386221e38, whose
-    # true result rounds to the largest float32 (the one such input of
-    # `make accuracy`). There the product is formed from the halved x with
+    # true result rounds to the largest float32 (the one such input of all
+    # 2^32). There the product is formed from the halved x with
     # the scale in two parts, neither of which overflows.
     scale_hi, scale_lo = _constant_in_two_parts(_SELU_SCALE, x.dtype)
     half_x = 0.5 * x
@@ -382,9 +378,8 @@ def selu(x: ArrayLike) -> jax.Array:
     exponential is computed directly, not as ``expm1(x) + 1``, which makes
     jax.nn's derivative exactly 0 for x < -17 in float32.
 
-    Accuracy (float32, enforced by ``tests/test_piecewise.py``): value within
-    2.5 ULP, derivative within 4 ULP wherever the result is a normal float;
-    float64 within 4 ULP of mpmath.
+    Accuracy: float32 value within 2.5 ULP and derivative within 4 ULP
+    wherever the result is a normal float (:doc:`/accuracy`).
 
     Limits: ``selu(inf) = inf``, ``selu(-inf) = -lambda * alpha``, derivative
     :math:`\lambda` and 0 there; NaN gives NaN.
@@ -409,7 +404,7 @@ _CELU_NEGLIGIBLE_T = -1000.0
 # t = 0 (g ~ -t^2 / 2). On [-1.3, 0] it is a series; below, e^t (1 - t) - 1,
 # which multiplies the error of e^t by e^t (1 - t) / |g| <= 0.63 / 0.37.
 # The switch balances the two: the series' alternating terms cancel more as
-# |t| grows (measured maximum 2.8 ULP at -1.3, 5.3 with the switch at -2).
+# |t| grows, and the other form's error grows as |t| shrinks.
 _CELU_SERIES_SWITCH = -1.3
 
 
@@ -505,11 +500,10 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     half of it). With respect to alpha, :math:`e^{t} - 1 - t e^{t}` with
     :math:`t = x/\alpha` for x <= 0 and 0 otherwise, summed as a series near
     t = 0 where the formula cancels. ``x / alpha`` is carried with its
-    rounding error, which the exponential would otherwise multiply by |t|.
+    rounding error, which the exponential would otherwise multiply by :math:`|t|`.
 
-    Accuracy (float32, enforced by ``tests/test_piecewise.py``): value within
-    2.5 ULP, both derivatives within 4 ULP wherever the result is a normal
-    float; float64 within 4 ULP of mpmath.
+    Accuracy: float32 value within 2.5 ULP and both derivatives within 4 ULP
+    wherever the result is a normal float (:doc:`/accuracy`).
 
     Limits: ``celu(inf) = inf``, ``celu(-inf) = -alpha``, derivatives 1 and
     0 there; NaN gives NaN. ``celu(-0.0) = -0.0``, as :func:`elu` (jax.nn's
