@@ -425,6 +425,10 @@ def test_ctrl_c_dropped_inside_a_gc_callback_is_raised_again(monkeypatch):
 
     monkeypatch.setattr(sys, "unraisablehook", runner._redeliver_dropped_interrupt)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Only the collection below may run the callback: an automatic one (in
+    # any thread) before the `with` would raise the interrupt outside it.
+    was_enabled = gc.isenabled()
+    gc.disable()
     gc.callbacks.append(callback)
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -434,4 +438,6 @@ def test_ctrl_c_dropped_inside_a_gc_callback_is_raised_again(monkeypatch):
     finally:
         gc.callbacks.remove(callback)
         signal.signal(signal.SIGINT, previous)
+        if was_enabled:
+            gc.enable()
     assert dropped == ["start"]
