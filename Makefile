@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 # passes more options (e.g. ACCURACY_ARGS='--stride 16').
 BENCH_ARGS := $(if $(QUICK),--quick,)
 
-.PHONY: all install test lint experiments bench accuracy clean
+.PHONY: all install test lint experiments bench accuracy device-check clean
 
 all: test
 
@@ -42,6 +42,13 @@ bench: $(STAMP)
 
 accuracy: $(STAMP)
 	$(PY) -m benchmarks.accuracy $(if $(QUICK),--quick,) $(ACCURACY_ARGS)
+
+# Accuracy, same bits on every call path, and speed against jax.nn on the
+# default device (a GPU where there is one), under 5 minutes: writes
+# benchmarks/results/device-<platform>.md. DEVICE_CHECK_ARGS='--smoke --out DIR'
+# for a quick run.
+device-check: $(STAMP)
+	$(PY) -m benchmarks.device_check $(DEVICE_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
