@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 # passes more options (e.g. ACCURACY_ARGS='--stride 16').
 BENCH_ARGS := $(if $(QUICK),--quick,)
 
-.PHONY: all install test lint package-check experiments bench accuracy docs clean
+.PHONY: all install test lint package-check experiments bench accuracy device-check docs clean
 
 all: test
 
@@ -58,6 +58,13 @@ bench: $(STAMP)
 
 accuracy: $(STAMP)
 	$(PY) -m benchmarks.accuracy $(if $(QUICK),--quick,) $(ACCURACY_ARGS)
+
+# Accuracy, same bits on every call path, and speed against jax.nn on the
+# default device (a GPU where there is one), under 5 minutes: writes
+# benchmarks/results/device-<platform>.md. DEVICE_CHECK_ARGS='--smoke --out DIR'
+# for a quick run.
+device-check: $(STAMP)
+	$(PY) -m benchmarks.device_check $(DEVICE_CHECK_ARGS)
 
 # Warnings are errors; --keep-going reports all of them before failing.
 docs: $(DOCS_STAMP)

@@ -58,11 +58,37 @@ EAGER_CHUNKED_MAX_HALF = 64
 EAGER_CHUNK = 8
 # Types of concrete (not traced) arrays, learned from the first one seen.
 _CONCRETE_ARRAYS: set[type] = set()
-_SINGLE_DEVICE = jax.sharding.SingleDeviceSharding
+
+
+# Whether each sharding type seen places an array on one device, as a
+# SingleDeviceSharding (not a one-device mesh, on which the loop's row
+# updates need an explicit output sharding); jax 0.12 deprecates that name
+# in favour of the test below.
+_SINGLE_DEVICE_TYPES: dict[type, bool] = {}
+_is_single_device_sharding = getattr(
+    jax.sharding, "is_single_device_sharding",
+    lambda sharding: isinstance(sharding, jax.sharding.SingleDeviceSharding))
+
+
+def _on_one_cpu_device(sharding) -> bool:
+    """True when ``sharding`` places the whole array on one CPU device."""
+    kind = type(sharding)
+    single = _SINGLE_DEVICE_TYPES.get(kind)
+    if single is None:
+        single = _SINGLE_DEVICE_TYPES[kind] = _is_single_device_sharding(sharding)
+    if not single:
+        return False
+    for device in sharding.device_set:  # the one device
+        return device.platform == "cpu"
+    return False
 
 
 def _runs_in_chunks(args, chunk: int) -> bool:
-    """True for an eager call on a small array on one device, other arguments scalars."""
+    """True for an eager call on a small array on one CPU device, other arguments scalars.
+
+    The chunks answer the CPU client's threading rule (see kernel); on
+    another platform a loop of chunks would only add device steps.
+    """
     x = args[0]
     kind = type(x)
     if kind not in _CONCRETE_ARRAYS:
@@ -78,7 +104,7 @@ def _runs_in_chunks(args, chunk: int) -> bool:
     if not chunk < size <= (EAGER_CHUNKED_MAX_HALF if aval.dtype.itemsize == 2
                             else EAGER_CHUNKED_MAX):
         return False
-    if type(x.sharding) is not _SINGLE_DEVICE:
+    if not _on_one_cpu_device(x.sharding):
         return False
     for param in args[1:]:
         if type(param) is not float and (type(param) not in _CONCRETE_ARRAYS or param.ndim):
@@ -149,7 +175,7 @@ def kernel(activation, *, default_param: float | None = None, eager_chunk: int =
       the activation itself; the barrier keeps the constant from being
       folded, so the bits are those of the general kernel.
     * An eager call on a small array (up to EAGER_CHUNKED_MAX elements, on
-      one device, any parameter a scalar) runs a loop over chunks of
+      one CPU device, any parameter a scalar) runs a loop over chunks of
       ``eager_chunk`` elements instead. XLA's CPU client runs an executable
       on the calling thread only when its cost analysis counts fewer than
       1,000 flops, and counts a loop's body once; any other executable is
