@@ -41,13 +41,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness import references as refs
 from benchmarks.elementwise import (
     ELEMENTWISE,
     GENERALIZED_LOGISTIC_ALPHA,
     forward_and_vjp,
     inputs,
 )
+from harness import references as refs
 from harness.timing import machine_info, paired_ratio, timeit_interleaved
 
 RESULTS = Path(__file__).resolve().parent / "results"
