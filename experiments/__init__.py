@@ -19,4 +19,6 @@ EXPERIMENT_NAMES = (
     "elu",
     "maxout",
     "cost",
+    # Where jaxact's accurate derivatives change what training does (issue 22).
+    "adam_saturation",
 )
