@@ -21,4 +21,5 @@ EXPERIMENT_NAMES = (
     "cost",
     # Where jaxact's accurate derivatives change what training does (issue 22).
     "adam_saturation",
+    "newton_logistic",
 )

@@ -82,7 +82,7 @@ def run(options) -> dict:
     results = {
         "hidden": hidden, "steps": steps, "bias": BIAS, "threshold": THRESHOLD,
         "recovered": RECOVERED, "jax": precision.jax_version(),
-        "failure": precision.failure_note("jax.nn.sigmoid", jax.nn.sigmoid),
+        "failure": precision.failure_note("jax.nn.sigmoid'", jax.nn.sigmoid),
         "optimisers": {},
     }
     for opt_name in names:

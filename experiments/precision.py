@@ -31,11 +31,14 @@ def first_zero_derivative(fn, dtype=jnp.float32, *, start: float = 0.0, stop: fl
 
 
 def failure_note(label: str, fn, dtype=jnp.float32, *, sign: float = 1.0) -> str:
-    """'jax.nn.sigmoid's derivative is exactly 0 from x = 16.6 in float32 (jax 0.10.2)'."""
+    """'jax.nn.sigmoid' is exactly 0 from x = 16.6 in float32 (jax 0.10.2)'.
+
+    ``label`` names the derivative of ``fn`` (e.g. "jax.nn.sigmoid'").
+    """
     where = first_zero_derivative(fn, dtype, sign=sign)
     dtype_name = jnp.dtype(dtype).name
     if where is None:
-        return f"{label}'s derivative is never exactly 0 in {dtype_name} ({jax_version()})"
+        return f"{label} is never exactly 0 in {dtype_name} ({jax_version()})"
     side = "x" if sign > 0 else "-x"
-    return (f"{label}'s derivative is exactly 0 from {side} = {where:.3g} in {dtype_name} "
+    return (f"{label} is exactly 0 from {side} = {where:.3g} in {dtype_name} "
             f"({jax_version()})")
