@@ -22,4 +22,5 @@ EXPERIMENT_NAMES = (
     # Where jaxact's accurate derivatives change what training does (issue 22).
     "adam_saturation",
     "newton_logistic",
+    "tail_likelihood",
 )
