@@ -23,4 +23,5 @@ EXPERIMENT_NAMES = (
     "adam_saturation",
     "newton_logistic",
     "tail_likelihood",
+    "deep_precision",
 )
