@@ -24,4 +24,5 @@ EXPERIMENT_NAMES = (
     "newton_logistic",
     "tail_likelihood",
     "deep_precision",
+    "gelu_silu_null",
 )

@@ -98,6 +98,10 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("jax.nn.sigmoid", lambda _, z: jax.nn.sigmoid(z),
                    derivative_fn=jaxact.sigmoid),
         Activation("jax.nn.tanh", lambda _, z: jnp.tanh(z), derivative_fn=jaxact.tanh),
+        _fixed("gelu", jaxact.gelu),
+        _fixed("silu", jaxact.silu),
+        Activation("jax.nn.gelu", lambda _, z: jax.nn.gelu(z), derivative_fn=jaxact.gelu),
+        Activation("jax.nn.silu", lambda _, z: jax.nn.silu(z), derivative_fn=jaxact.silu),
     )
 }
 
