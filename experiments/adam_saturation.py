@@ -75,7 +75,7 @@ def _hidden_gradient(params, x, y, *, spec):
 
 def run(options) -> dict:
     data = load_data(options)
-    hidden, steps, every = ((16,), 50, 25) if options.quick else ((32,), 400, 25)
+    hidden, steps, every = ((16,), 100, 50) if options.quick else ((32,), 400, 25)
     x = jnp.asarray(data.x_train[:MONITOR_EXAMPLES])
     y = jnp.asarray(data.y_train[:MONITOR_EXAMPLES])
     names = QUICK_OPTIMISERS if options.quick else tuple(OPTIMISERS)
