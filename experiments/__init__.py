@@ -25,4 +25,5 @@ EXPERIMENT_NAMES = (
     "tail_likelihood",
     "deep_precision",
     "gelu_silu_null",
+    "pinn_laplacian",
 )

@@ -138,3 +138,14 @@ def test_deep_precision_and_null_rows_have_both_implementations(quick_run):
     null = _result(quick_run, "gelu_silu_null")
     for per_impl in null["families"].values():
         assert len(per_impl["jax.nn"]["test_accuracy"]) == len(per_impl["jaxact"]["test_accuracy"])
+
+
+def test_pinn_laplacian_jaxact_never_worse(quick_run):
+    results = _result(quick_run, "pinn_laplacian")
+    for config in results["configs"]:
+        shares = {}
+        for impl in ("jax.nn", "jaxact"):
+            errors = [1.0 if e is None else e for seed in config[impl] for e in seed]
+            shares[impl] = sum(e > results["wrong"] for e in errors)
+        assert shares["jaxact"] <= shares["jax.nn"], config["scale"]
+        assert config["jaxact_exact_zero"] <= config["jax.nn_exact_zero"]
