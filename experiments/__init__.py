@@ -21,6 +21,7 @@ EXPERIMENT_NAMES = (
     "cost",
     # Where jaxact's accurate derivatives change what training does (issue 22).
     "adam_saturation",
+    "gru_gates",
     "newton_logistic",
     "tail_likelihood",
     "deep_precision",

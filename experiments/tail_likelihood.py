@@ -191,7 +191,7 @@ def claims(results: dict) -> list[dict]:
             f"float32 logits in [-{limit:g}, {limit:g}]: max relative error of the gradient "
             f"σ(x) - y: jax.nn {gradient_error['jax.nn']:.2g}, jaxact "
             f"{gradient_error['jaxact']:.2g}; logistic regression starting "
-            f"{results['training']['wrong_by']:g} wrong on average on every example, "
+            f"with logits wrong by {results['training']['wrong_by']:g} on average, "
             f"{training['steps']} steps, loss {fmt(*start)} → {fmt(*end)}: largest relative "
             f"difference between the two loss curves {gap:.2g}. The curvature σ'(x) is where "
             f"they part: max relative error jax.nn {curvature_error['jax.nn']:.2g} "

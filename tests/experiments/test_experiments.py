@@ -149,3 +149,13 @@ def test_pinn_laplacian_jaxact_never_worse(quick_run):
             shares[impl] = sum(e > results["wrong"] for e in errors)
         assert shares["jaxact"] <= shares["jax.nn"], config["scale"]
         assert config["jaxact_exact_zero"] <= config["jax.nn_exact_zero"]
+
+
+def test_gru_gates_open_only_with_nonzero_tail_gradients(quick_run):
+    for per_impl in _result(quick_run, "gru_gates")["epsilons"].values():
+        # jax.nn's gate gradients are exactly 0: the gates never move.
+        assert all(curve == [1.0] * len(curve) for curve in per_impl["jax.nn"]["saturated"])
+        assert all(curve[0] == 1.0 for curve in per_impl["jaxact"]["saturated"])
+    smallest = min(_result(quick_run, "gru_gates")["epsilons"], key=float)
+    jaxact_runs = _result(quick_run, "gru_gates")["epsilons"][smallest]["jaxact"]
+    assert all(curve[-1] < 1.0 for curve in jaxact_runs["saturated"])
