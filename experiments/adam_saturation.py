@@ -209,9 +209,9 @@ def claims(results: dict) -> list[dict]:
             verdict = DOES_NOT_HOLD
         rows.append(claim(
             "adam-eps-swamps-tiny-gradients",
-            "Adam's ε swamps gradients far below it: at the default ε = 1e-8 a gradient of "
-            "1e-10 moves a weight about 1/100 of the normalised step, so accurate tails pay "
-            "only with a smaller ε (issue 22).",
+            "Adam's ε swamps gradients far below it: a gradient g ≪ ε moves a weight only "
+            "g/ε of the normalised step, so at the default ε = 1e-8 accurate tails pay only "
+            "with a smaller ε (issue 22).",
             f"{_summary(default, optimisers[default], budget)}. jaxact's accuracy gain over "
             f"jax.nn: {fmt(default_gain)} at ε = {eps:g}, {fmt(small_gain)} at ε = "
             f"{optimisers[smallest_eps]['eps']:g}; ε matters when the gradient's RMS "

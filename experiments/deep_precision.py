@@ -1,4 +1,4 @@
-"""Experiment 13: gradient error of deep saturated tanh networks in float32, jax.nn vs jaxact.
+"""Experiment 14: gradient error of deep saturated tanh networks in float32, jax.nn vs jaxact.
 
 A tanh MLP of width 32 on a batch of the default data set, at growing depth
 and initial weight scale (a multiple of Glorot's standard deviation): for each

@@ -1,4 +1,4 @@
-"""Experiment 14: the honest null — gelu and silu MLPs as in a transformer block, jax.nn vs jaxact.
+"""Experiment 15: the honest null — gelu and silu MLPs as in a transformer block, jax.nn vs jaxact.
 
 The MLP of a transformer block is Dense → gelu (GPT-2) or silu (LLaMA) →
 Dense. Two such hidden layers trained on the default data set with each

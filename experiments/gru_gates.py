@@ -1,4 +1,4 @@
-"""Experiment 16: a GRU whose update gates start saturated, under Adam, jax.nn vs jaxact.
+"""Experiment 11: a GRU whose update gates start saturated, under Adam, jax.nn vs jaxact.
 
 A GRU cell, h' = (1 - z)·n + z·h with update gate z = σ(W_z x + U_z h + b_z),
 reads a sequence of ±1 inputs and must tell whether their sum is positive.

@@ -1,4 +1,4 @@
-"""Experiment 11: Newton's method for logistic regression in float64, jax.nn vs jaxact.
+"""Experiment 12: Newton's method for logistic regression in float64, jax.nn vs jaxact.
 
 The negative log-likelihood of a logistic GLM, mean(softplus(η) - y·η) with
 η = Xw, has the Hessian Xᵀ diag(σ'(η)) X / n: it sums σ' over the examples.

@@ -1,4 +1,4 @@
-"""Experiment 15: the Laplacian of a tanh MLP (a PINN's residual) in float32, jax.nn vs jaxact.
+"""Experiment 16: the Laplacian of a tanh MLP (a PINN's residual) in float32, jax.nn vs jaxact.
 
 A physics-informed network u: R² → R (tanh MLP, three hidden layers) enters
 its loss through Δu = trace(jax.hessian(u)), which needs tanh'' = -2·tanh·tanh'.

@@ -1,4 +1,4 @@
-"""Experiment 12: likelihoods in the tails, jax.nn vs jaxact (float32).
+"""Experiment 13: likelihoods in the tails, jax.nn vs jaxact (float32).
 
 Binary cross-entropy from logits, -y·log σ(x) - (1 - y)·log σ(-x), written
 with ``log_sigmoid`` as optax writes it: its gradient σ(x) - y and its
