@@ -19,4 +19,12 @@ EXPERIMENT_NAMES = (
     "elu",
     "maxout",
     "cost",
+    # Where jaxact's accurate derivatives change what training does (issue 22).
+    "adam_saturation",
+    "gru_gates",
+    "newton_logistic",
+    "tail_likelihood",
+    "deep_precision",
+    "gelu_silu_null",
+    "pinn_laplacian",
 )

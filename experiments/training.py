@@ -93,6 +93,15 @@ ACTIVATIONS: dict[str, Activation] = {
         _prelu("prelu_shared", shared=True),
         _maxout(2),
         _maxout(3),
+        # jax.nn's own functions, for the experiments that train the two side by
+        # side; saturation is still judged on the accurate derivative.
+        Activation("jax.nn.sigmoid", lambda _, z: jax.nn.sigmoid(z),
+                   derivative_fn=jaxact.sigmoid),
+        Activation("jax.nn.tanh", lambda _, z: jnp.tanh(z), derivative_fn=jaxact.tanh),
+        _fixed("gelu", jaxact.gelu),
+        _fixed("silu", jaxact.silu),
+        Activation("jax.nn.gelu", lambda _, z: jax.nn.gelu(z), derivative_fn=jaxact.gelu),
+        Activation("jax.nn.silu", lambda _, z: jax.nn.silu(z), derivative_fn=jaxact.silu),
     )
 }
 
@@ -197,6 +206,11 @@ class TrainConfig:
     num_seeds: int = 5
     seed: int = 0
     eval_every: int = 25
+    # "sgd" (with ``momentum``) or "adam" (with ``adam_eps``, added to the root
+    # of the second moment: the size of gradient below which Adam stops
+    # normalising the update).
+    optimizer: str = "sgd"
+    adam_eps: float = 1e-8
 
 
 @dataclasses.dataclass
@@ -210,6 +224,7 @@ class TrainResult:
     train_loss: np.ndarray  # (L, S, E)
     test_accuracy: np.ndarray  # (L, S)
     diverged: np.ndarray  # (L, S) bool: the loss became inf or NaN
+    monitored: np.ndarray | None = None  # (L, S, E, ...) what ``train``'s ``monitor`` returned
 
     def steps_to_accuracy(self, target: float) -> np.ndarray:
         """(L, S) first evaluated step with training accuracy >= target; inf if never."""
@@ -238,11 +253,17 @@ def batch_indices(num_examples: int, batch_size: int, steps: int, seeds: np.ndar
 
 
 def _transform(config: TrainConfig, params) -> optax.GradientTransformation:
-    # SGD with momentum, the learning rate applied outside so it can be a
-    # vmapped array (one compiled program for every learning rate).
+    # SGD with momentum (or Adam), the learning rate applied outside so it can
+    # be a vmapped array (one compiled program for every learning rate).
+    if config.optimizer == "adam":
+        direction = optax.scale_by_adam(eps=config.adam_eps)
+    elif config.optimizer == "sgd":
+        direction = optax.trace(decay=config.momentum)
+    else:
+        raise ValueError(f"experiments.training: unknown optimizer {config.optimizer!r}")
     return optax.chain(
         optax.add_decayed_weights(config.weight_decay, mask=decay_mask(params)),
-        optax.trace(decay=config.momentum),
+        direction,
     )
 
 
@@ -322,9 +343,17 @@ def init_runs(config: TrainConfig, input_size: int, num_classes: int):
     )
 
 
-def train(config: TrainConfig, data, *, desc: str | None = None) -> TrainResult:
+def train(
+    config: TrainConfig, data, *, desc: str | None = None,
+    monitor: Callable[[Any], jax.Array] | None = None,
+) -> TrainResult:
     """Trains every seed and learning rate of ``config`` on ``data`` (an
-    ``experiments.data.Dataset``) and returns their curves and final state."""
+    ``experiments.data.Dataset``) and returns their curves and final state.
+
+    ``monitor``, a jitted function of the (L, S)-stacked parameters returning an
+    (L, S, ...) array, is called at every evaluation; its values make
+    ``TrainResult.monitored``.
+    """
     spec = activation(config.activation)
     mesh = make_mesh(config.batch_size)
     replicated = NamedSharding(mesh, P())
@@ -357,6 +386,7 @@ def train(config: TrainConfig, data, *, desc: str | None = None) -> TrainResult:
     accuracy, loss, test_accuracy = evaluate(params)
     accuracy_curve.append(np.asarray(accuracy))
     loss_curve.append(np.asarray(loss))
+    monitored = [] if monitor is None else [np.asarray(monitor(params))]
     index_sharding = NamedSharding(mesh, P(None, None, BATCH_AXIS))
     for start in tqdm(
         range(0, config.steps, chunk), desc=desc or config.activation, leave=False, unit="chunk"
@@ -370,6 +400,8 @@ def train(config: TrainConfig, data, *, desc: str | None = None) -> TrainResult:
         eval_steps.append(start + chunk)
         accuracy_curve.append(np.asarray(accuracy))
         loss_curve.append(np.asarray(loss))
+        if monitor is not None:
+            monitored.append(np.asarray(monitor(params)))
 
     train_loss = np.stack(loss_curve, axis=-1)
     return TrainResult(
@@ -380,6 +412,7 @@ def train(config: TrainConfig, data, *, desc: str | None = None) -> TrainResult:
         train_loss=train_loss,
         test_accuracy=np.asarray(test_accuracy),
         diverged=~np.isfinite(train_loss[..., -1]),
+        monitored=np.stack(monitored, axis=2) if monitored else None,
     )
 
 
