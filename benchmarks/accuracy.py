@@ -66,7 +66,7 @@ from benchmarks.references import (
     ref_squareplus,
     ref_tanh,
 )
-from benchmarks.timing import machine_line
+from benchmarks.timing import isa_info, machine_line
 from experiments.common import write_json, write_text
 
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # 2^-126, smallest normal
@@ -541,6 +541,7 @@ def _run(chunk_bits: int, stride: int, show_progress: bool, names=None) -> dict:
         "relocate_seconds": locate_seconds[0],
         "reference_self_check_ulp": reference_self_check(table),
         "machine": machine_line(),
+        "isa": isa_info(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "rows": rows,
     }
