@@ -153,7 +153,7 @@ def test_subnormals_are_zeros_of_their_sign():
         xs = x.astype(dtype)
         want = np.array([0.0, -0.0, 0.0, -0.0], np.float32)
         for fn in (jaxact.hard_tanh, jaxact.relu, jaxact.tanh, jaxact.celu):
-            got = {"jit": jax.jit(fn)(xs), "constant": jax.jit(lambda fn=fn: fn(xs))()}
+            got = {"jit": jax.jit(fn)(xs), "constant": jax.jit(lambda fn=fn, xs=xs: fn(xs))()}
             for label, value in got.items():
                 value = np.asarray(value.astype(jnp.float32))
                 np.testing.assert_array_equal(value, 0, err_msg=f"{fn.__name__} {label} {dtype}")

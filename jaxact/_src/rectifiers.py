@@ -13,8 +13,8 @@ from jax.typing import ArrayLike
 from jaxact._src.checks import (
     as_float_array,
     as_kernel_parameter,
-    promoted,
     as_real_array,
+    promoted,
 )
 from jaxact._src.jvp import (
     binary_activation,
@@ -56,7 +56,8 @@ def _relu_jvp(primals, tangents):
     # A narrow x and its tangent in float32 (float8_e8m0fnu has no 0).
     wide = upcast(x)
     wide_dot = cast(x_dot, wide.dtype) if is_narrow(x.dtype) else x_dot
-    slope = jnp.where(wide > 0, 1, 0).astype(wide_dot.dtype) + nan_marker(wide).astype(wide_dot.dtype)
+    slope = jnp.where(wide > 0, 1, 0) + nan_marker(wide)
+    slope = slope.astype(wide_dot.dtype)
     return _relu_rule(x), cast(wide_dot * slope, x_dot.dtype)
 
 
