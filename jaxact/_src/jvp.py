@@ -86,13 +86,24 @@ def flushed(x: jax.Array) -> jax.Array:
     """
     if not jnp.issubdtype(x.dtype, jnp.floating):
         return x
-    if not is_narrow(x.dtype):
+    # bfloat16's subnormals are float32's, flushed in its own format; other
+    # narrow values are flushed as their float32 values are (of which only
+    # float8_e8m0fnu's 2^-127 is subnormal, and it has no zero: NaN).
+    if not is_narrow(x.dtype) or x.dtype == jnp.bfloat16:
         return flush_subnormals(x)
-    # A narrow value is flushed as its float32 value is: only bfloat16 and
-    # float8_e8m0fnu have values below float32's smallest normal.
     if jnp.finfo(x.dtype).smallest_subnormal >= jnp.finfo(jnp.float32).tiny:
         return x
     return cast(flush_subnormals(x.astype(jnp.float32)), x.dtype)
+
+
+def own_or_wide(x: jax.Array) -> jax.Array:
+    """x flushed, in its own dtype where that has 0 and ±1, else in float32.
+
+    For rules that select between x and constants (relu, hard_tanh): a
+    bfloat16 or float16 x stays in its dtype (no conversion to pay), a
+    one-byte x (float8_e8m0fnu has no 0 or -1) is compared in float32.
+    """
+    return upcast(x) if is_narrow(x.dtype) and x.dtype.itemsize == 1 else flushed(x)
 
 
 def cast(x: jax.Array, dtype) -> jax.Array:

@@ -18,7 +18,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_real_array
-from jaxact._src.jvp import cast, is_narrow, kernel, narrowed, unary_activation, upcast
+from jaxact._src.jvp import cast, is_narrow, kernel, own_or_wide, unary_activation, upcast
 from jaxact._src.numerics import fast_two_sum
 
 # 1/6 as two float32s: p * hi + p * lo is p / 6 to within a rounding.
@@ -166,9 +166,11 @@ def _hard_tanh_rule(x: jax.Array) -> jax.Array:
         return jnp.where(x > 1, 1, x)
     # The selects of jax.nn.hard_tanh: exact, and a bool input promotes to
     # the default integer dtype as it does there. A subnormal x is 0, on
-    # every path, and a narrow x is computed in float32 (see jvp.upcast).
-    wide = upcast(x)
-    return narrowed(jnp.where(wide > 1, 1, jnp.where(wide < -1, -1, wide)), x.dtype)
+    # every path (see jvp.own_or_wide; the result is x or ±1, so its cast back
+    # is exact).
+    wide = own_or_wide(x)
+    y = jnp.where(wide > 1, 1, jnp.where(wide < -1, -1, wide))
+    return cast(y, x.dtype) if is_narrow(x.dtype) else y
 
 
 @_hard_tanh_rule.defjvp

@@ -23,7 +23,7 @@ from jaxact._src.jvp import (
     guard_inputs,
     is_narrow,
     kernel,
-    narrowed,
+    own_or_wide,
     unary_activation,
     upcast,
 )
@@ -41,9 +41,10 @@ from jaxact._src.numerics import (
 def _relu_rule(x: jax.Array) -> jax.Array:
     (x,) = guard_inputs(x)
     # jnp.maximum propagates NaN, so relu(NaN) is NaN rather than 0. A
-    # subnormal x is 0, on every path, and a narrow x is computed in float32
-    # (see jvp.upcast; float8_e8m0fnu has no 0 to compare with).
-    return narrowed(jnp.maximum(upcast(x), 0), x.dtype)
+    # subnormal x is 0, on every path (see jvp.own_or_wide; the result is x
+    # or 0, so its cast back is exact).
+    y = jnp.maximum(own_or_wide(x), 0)
+    return cast(y, x.dtype) if is_narrow(x.dtype) else y
 
 
 @_relu_rule.defjvp
