@@ -93,11 +93,10 @@ def test_every_bit_pattern_is_the_float32_result_rounded_once(dtype):
         assert np.isnan(np.asarray(value.astype(jnp.float32))[nan]).all(), (label, dtype)
 
 
-@pytest.mark.parametrize("dtype", [jnp.dtype(jnp.float8_e4m3fn), jnp.dtype(jnp.float8_e8m0fnu)],
-                         ids=str)
-def test_eager_calls_on_byte_types_give_the_bits_of_the_whole_kernel(dtype):
+def test_eager_calls_on_a_byte_type_give_the_bits_of_the_whole_kernel():
     # The eager chunked loop holds a float8 x as uint8 (as half precision as
     # uint16); a 4-bit x is computed whole (see jvp._in_chunks).
+    dtype = jnp.dtype(jnp.float8_e4m3fn)
     values = _every_pattern(dtype)
     for name, fn in FUNCTIONS.items():
         whole = np.asarray(jax.jit(fn)(jnp.asarray(values)))

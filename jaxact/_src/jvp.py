@@ -67,11 +67,10 @@ def upcast(x: jax.Array) -> jax.Array:
 def narrowed(y: jax.Array, dtype) -> jax.Array:
     """A computed value y rounded to a narrow ``dtype``, subnormals flushed first.
 
-    (Any other ``dtype``: y as it is, the dtype of the computation.)
-
-    So that a native conversion instruction (x86's bfloat16 one flushes) and
-    XLA's software conversion (which keeps) give the same bits. For primal
-    values only, as upcast.
+    The flush makes a native conversion instruction (x86's bfloat16 one
+    flushes) and XLA's software conversion (which keeps) give the same bits.
+    For primal values only, as upcast. To any other ``dtype``, y is returned
+    as it is (the dtype it was computed in).
     """
     if y.dtype == dtype or not is_narrow(dtype):
         return y
@@ -79,7 +78,7 @@ def narrowed(y: jax.Array, dtype) -> jax.Array:
 
 
 def flushed(x: jax.Array) -> jax.Array:
-    """x with its float32 (float64) subnormals flushed if it is floating (see the module docstring).
+    """x with its float32 (float64) subnormals flushed, if floating (see the module docstring).
 
     Also for the rules that select on x in its own dtype (relu, hard_tanh)
     instead of computing from :func:`upcast`.
