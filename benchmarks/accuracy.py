@@ -74,7 +74,7 @@ from harness.references import (
     ref_tanh,
 )
 from harness.runs import RunError
-from harness.timing import machine_line
+from harness.timing import isa_info, machine_line
 
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # 2^-126, smallest normal
 # Float64 values from here up round to inf in float32 (max + half its spacing).
@@ -547,6 +547,7 @@ def _run(chunk_bits: int, stride: int, show_progress: bool, names=None) -> dict:
         "relocate_seconds": locate_seconds[0],
         "reference_self_check_ulp": reference_self_check(table),
         "machine": machine_line(),
+        "isa": isa_info(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "rows": rows,
     }

@@ -108,6 +108,35 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# x86 extensions that change which instructions XLA's CPU compiler emits, in
+# /proc/cpuinfo's names, lowest first.
+_ISA_EXTENSIONS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+                   "amx_tile", "amx_bf16", "amx_fp16")
+
+
+def isa_info() -> str:
+    """The ISA the figures were made at: the CPU's extensions and XLA's cap on them.
+
+    XLA compiles for the best ISA the CPU has unless ``--xla_cpu_max_isa`` in
+    XLA_FLAGS caps it, and the instructions (so speed, and bits where an
+    instruction rounds differently) depend on it.
+    """
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    present = [name for name in _ISA_EXTENSIONS if name in flags]
+    cap = next((flag.split("=", 1)[1] for flag in os.environ.get("XLA_FLAGS", "").split()
+                if flag.startswith("--xla_cpu_max_isa=")), None)
+    cpu = "+".join(present) if present else (platform.machine() or "unknown")
+    return f"{cpu}, XLA max ISA {cap or 'default (the best the CPU has)'}"
+
+
 def machine_info() -> dict:
     """What the figures depend on: CPU, cores, versions, backend and device, date."""
     return {
@@ -119,6 +148,7 @@ def machine_info() -> dict:
         "jaxlib": jaxlib.__version__,
         "backend": jax.default_backend(),
         "device": str(jax.devices()[0].device_kind),
+        "isa": isa_info(),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
     }
 
@@ -126,5 +156,7 @@ def machine_info() -> dict:
 def machine_line(machine: dict | None = None) -> str:
     """One line naming the machine, as every report states it."""
     machine = machine_info() if machine is None else machine
+    # (Results written before the ISA was recorded have no "isa".)
+    isa = f"; ISA {machine['isa']}" if "isa" in machine else ""
     return (f"{machine['cpu']}, {machine['cores']} cores, jax {machine['jax']} / "
-            f"jaxlib {machine['jaxlib']} ({machine['backend']})")
+            f"jaxlib {machine['jaxlib']} ({machine['backend']}{isa})")

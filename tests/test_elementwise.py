@@ -277,12 +277,16 @@ def test_dtype_kept_float64(name):
         assert derivative(fn, x).dtype == jnp.float64
 
 
-def test_parameter_cast_to_x_dtype():
+def test_parameter_promotes_with_x_as_in_jax_nn():
+    # A float32 parameter makes a bfloat16 x float32, as jax.nn's arithmetic
+    # promotes it; a Python float keeps bfloat16 (tests/test_dtypes.py
+    # compares every combination with jax.nn).
     x = jnp.asarray([-1.0, 1.0], jnp.bfloat16)
     alpha = jnp.asarray(0.5, jnp.float32)
-    assert jaxact.elu(x, alpha).dtype == jnp.bfloat16
-    assert jaxact.generalized_logistic(x, alpha).dtype == jnp.bfloat16
-    assert jaxact.leaky_relu(x, alpha).dtype == jnp.bfloat16
+    assert jaxact.elu(x, alpha).dtype == jax.nn.elu(x, alpha).dtype == jnp.float32
+    assert jaxact.generalized_logistic(x, alpha).dtype == jnp.float32
+    assert jaxact.leaky_relu(x, alpha).dtype == jnp.float32
+    assert jaxact.elu(x, 0.5).dtype == jnp.bfloat16
 
 
 def test_integer_and_bool_inputs_promote_to_default_float():

@@ -249,7 +249,8 @@ def test_eager_chunks_run_on_the_calling_thread(name, kernel):
     from jaxact._src.jvp import EAGER_CHUNKED_MAX, EAGER_CHUNKED_MAX_HALF
 
     params = (0.5,) if kernel.default_param is not None or "generalized" in name else ()
-    for n, dtype in ((EAGER_CHUNKED_MAX - 3, jnp.float32), (EAGER_CHUNKED_MAX_HALF, jnp.bfloat16)):
+    for n, dtype in ((EAGER_CHUNKED_MAX - 3, jnp.float32), (EAGER_CHUNKED_MAX_HALF, jnp.bfloat16),
+                     (EAGER_CHUNKED_MAX_HALF, jnp.float8_e4m3fn)):
         x = jnp.ones(n, dtype)
         analysis = kernel.in_chunks.lower(x, *params).compile().cost_analysis()
         if isinstance(analysis, list):

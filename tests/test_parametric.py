@@ -227,7 +227,8 @@ def test_prelu_channelwise_half_precision_uses_each_float32_slope():
     x = x.reshape(-1, 3)
     got = jaxact.prelu(x, slopes)
     for channel in range(3):
-        expected = jaxact.leaky_relu(x[:, channel], slopes[channel])
+        # (A Python float slope: a float32 array would promote x to float32.)
+        expected = jaxact.leaky_relu(x[:, channel], float(slopes[channel]))
         np.testing.assert_array_equal(
             np.asarray(got[:, channel]).view(np.uint16), np.asarray(expected).view(np.uint16)
         )

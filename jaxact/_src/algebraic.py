@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxact._src.checks import as_float_array, as_kernel_parameter
+from jaxact._src.checks import as_float_array, as_kernel_parameter, promoted
 from jaxact._src.jvp import binary_activation, compute_dtype, unary_activation
 from jaxact._src.numerics import two_sum, upper_half
 
@@ -217,7 +217,7 @@ def squareplus(x: ArrayLike, b: ArrayLike = 4) -> jax.Array:
 
     See also: :func:`softplus`, :func:`relu`.
     """
-    x = as_float_array("squareplus", x)
+    x = promoted("squareplus", as_float_array("squareplus", x), "b", b)
     b = as_kernel_parameter(
         "squareplus", "b", b, compute_dtype(x.dtype),
         x_shape=x.shape, minimum=0.0, inclusive=True

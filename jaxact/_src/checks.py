@@ -95,6 +95,27 @@ def as_float_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array
     return jnp.asarray(x)
 
 
+def promoted(fn_name: str, x: jax.Array, arg_name: str, value) -> jax.Array:
+    """x converted to the dtype that jax.numpy promotes x and the parameter ``value`` to.
+
+    The result dtype of jax.nn's parametric functions (``celu(x_bfloat16,
+    jnp.float32(2))`` is float32, and float64 under jax_enable_x64 with a
+    float64 alpha); weakly typed when both are. A Python number is weakly
+    typed and never widens x, so the common call returns at once.
+    """
+    if type(value) is float or type(value) is int:
+        return x
+    _check_arraylike(fn_name, arg_name, value)
+    try:
+        dtype = jnp.result_type(x, value)
+    except jax.dtypes.TypePromotionError as error:  # float8 with float32, as in jax.nn
+        raise type(error)(f"jaxact.{fn_name}: {arg_name} does not promote with x: {error}") \
+            from None
+    if dtype == x.dtype or not jnp.issubdtype(dtype, jnp.floating):
+        return x  # a complex parameter is rejected by its own check
+    return convert(x, dtype, is_weakly_typed(x) and is_weakly_typed(value))
+
+
 def as_real_array(fn_name: str, x: ArrayLike, arg_name: str = "x") -> jax.Array:
     """Returns ``x`` as an array of its own real dtype (integers are kept)."""
     if type(x) in _ARRAY_CLASSES and x.dtype in _FLOAT_DTYPES:  # type: ignore[union-attr]

@@ -6,9 +6,22 @@ returns the value and the derivative(s). The value and the derivative are
 each one fused pass over memory (see :func:`jaxact._src.numerics.separate`
 for why they do not share their ``exp``).
 
-Half-precision inputs (bfloat16, float16) are computed in float32 and rounded
-once at the end, so their results are the float32 results rounded once to the
-narrower type.
+Floating inputs narrower than float32 (bfloat16, float16 and every float8
+and float4 type of ml_dtypes) are computed in float32 and rounded once at the
+end, by XLA's conversion (ml_dtypes' rounding: to nearest even, NaN where the
+type has one, its saturation or NaN out of range), so their results are the
+float32 results rounded once to the narrower type.
+
+Subnormals, one way on every path: a value below the smallest normal number
+of the compute type (float32 or float64) is a zero of its sign. The input is
+flushed on entry (:func:`upcast`) and a result is flushed before it is
+rounded to a narrower type (:func:`narrowed`), both with integer operations on
+the bits (:func:`jaxact._src.numerics.flush_subnormals`). XLA's CPU runtime
+flushes subnormals in arithmetic (FTZ/DAZ) but not in a select, a native
+conversion (one x86 instruction flushes where XLA's software conversion
+keeps) or a constant fold, and which of those a kernel gets depends on the
+ISA it is compiled for; the explicit flush makes every path agree.
+float16 and float8 subnormals are normal in float32 and are kept.
 
 Every activation is one compiled kernel, and gives the same bits however it
 is called (see :func:`kernel`).
@@ -26,20 +39,70 @@ from jax.custom_derivatives import SymbolicZero
 # jax_internals (which fails loudly without them); reading a switch's value
 # directly skips the attribute lookup of jax.config.
 from jaxact._src.jax_internals import disable_jit, eager_constant_folding, with_weak_type
-from jaxact._src.numerics import separate
+from jaxact._src.numerics import flush_subnormals, separate
 
-HALF_DTYPES = (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
+
+def is_narrow(dtype) -> bool:
+    """True for a floating dtype narrower than float32 (computed in float32)."""
+    dtype = jnp.dtype(dtype)
+    return jnp.issubdtype(dtype, jnp.floating) and dtype.itemsize < 4
 
 
 # Cached: jnp.dtype parses its argument each time, and every eager call of a
 # function with a parameter asks for its compute dtype.
 @functools.cache
 def compute_dtype(dtype):
-    return jnp.dtype(jnp.float32) if jnp.dtype(dtype) in HALF_DTYPES else jnp.dtype(dtype)
+    return jnp.dtype(jnp.float32) if is_narrow(dtype) else jnp.dtype(dtype)
 
 
 def upcast(x: jax.Array) -> jax.Array:
-    return cast(x, compute_dtype(x.dtype))
+    """An input x in its compute dtype, subnormals flushed (see the module docstring).
+
+    For primal values only: the flush is not linear, so a tangent is
+    converted with :func:`cast`.
+    """
+    return flushed(cast(x, compute_dtype(x.dtype)))
+
+
+def narrowed(y: jax.Array, dtype) -> jax.Array:
+    """A computed value y rounded to a narrow ``dtype``, subnormals flushed first.
+
+    The flush makes a native conversion instruction (x86's bfloat16 one
+    flushes) and XLA's software conversion (which keeps) give the same bits.
+    For primal values only, as upcast. To any other ``dtype``, y is returned
+    as it is (the dtype it was computed in).
+    """
+    if y.dtype == dtype or not is_narrow(dtype):
+        return y
+    return cast(flushed(y), dtype)
+
+
+def flushed(x: jax.Array) -> jax.Array:
+    """x with its float32 (float64) subnormals flushed, if floating (see the module docstring).
+
+    Also for the rules that select on x in its own dtype (relu, hard_tanh)
+    instead of computing from :func:`upcast`.
+    """
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        return x
+    # bfloat16's subnormals are float32's, flushed in its own format; other
+    # narrow values are flushed as their float32 values are (of which only
+    # float8_e8m0fnu's 2^-127 is subnormal, and it has no zero: NaN).
+    if not is_narrow(x.dtype) or x.dtype == jnp.bfloat16:
+        return flush_subnormals(x)
+    if jnp.finfo(x.dtype).smallest_subnormal >= jnp.finfo(jnp.float32).tiny:
+        return x
+    return cast(flush_subnormals(x.astype(jnp.float32)), x.dtype)
+
+
+def own_or_wide(x: jax.Array) -> jax.Array:
+    """x flushed, in its own dtype where that has 0 and ±1, else in float32.
+
+    For rules that select between x and constants (relu, hard_tanh): a
+    bfloat16 or float16 x stays in its dtype (no conversion to pay), a
+    one-byte x (float8_e8m0fnu has no 0 or -1) is compared in float32.
+    """
+    return upcast(x) if is_narrow(x.dtype) and x.dtype.itemsize == 1 else flushed(x)
 
 
 def cast(x: jax.Array, dtype) -> jax.Array:
@@ -49,7 +112,7 @@ def cast(x: jax.Array, dtype) -> jax.Array:
 
 
 # An eager call on at most this many elements runs in chunks (see kernel);
-# fewer in half precision, whose conversions XLA counts outside the loop.
+# fewer in a narrow dtype, whose conversions XLA counts outside the loop.
 EAGER_CHUNKED_MAX = 1024
 EAGER_CHUNKED_MAX_HALF = 64
 # Elements per chunk: one AVX2 vector of float32, and under XLA's 1,000-flop
@@ -101,7 +164,7 @@ def _runs_in_chunks(args, chunk: int) -> bool:
     size = 1
     for n in aval.shape:
         size *= n
-    if not chunk < size <= (EAGER_CHUNKED_MAX_HALF if aval.dtype.itemsize == 2
+    if not chunk < size <= (EAGER_CHUNKED_MAX_HALF if aval.dtype.itemsize < 4
                             else EAGER_CHUNKED_MAX):
         return False
     if not _on_one_cpu_device(x.sharding):
@@ -117,19 +180,21 @@ def _in_chunks(activation, chunk: int, x: jax.Array, *params) -> jax.Array:
 
     The loop overwrites the rows of x itself: XLA counts a fresh output
     buffer (a broadcast) per element outside the loop, against the
-    1,000-flop threshold (see kernel). A half-precision x is held as 16-bit
-    unsigned integers, because XLA updates a half-precision buffer row by
-    row only by converting all of it to float32 and back on every step.
+    1,000-flop threshold (see kernel). A narrow floating x is held as
+    unsigned integers of its width, because XLA updates a bfloat16, float16
+    or float8 buffer row by row only by converting all of it to float32 and
+    back on every step. A 4-bit x (packed two to a byte by XLA, which fails
+    to compile the bitcast in the loop) is computed whole.
     """
     # The result's dtype and weak type are the whole kernel's (an integer
     # input of relu or hard_tanh, say, is computed whole).
     whole = jax.eval_shape(lambda x: activation(x, *params), x)
-    if whole.dtype != x.dtype:
+    if whole.dtype != x.dtype or (is_narrow(x.dtype) and jnp.finfo(x.dtype).bits % 8):
         return activation(x, *params)
     flat = x.ravel()
     padding = -flat.size % chunk
     rows = (jnp.pad(flat, (0, padding)) if padding else flat).reshape(-1, chunk)
-    half = x.dtype.itemsize == 2
+    half = is_narrow(x.dtype)
 
     def step(i, rows):
         row = jax.lax.dynamic_index_in_dim(rows, i, keepdims=False)
@@ -139,7 +204,7 @@ def _in_chunks(activation, chunk: int, x: jax.Array, *params) -> jax.Array:
         return rows.at[i].set(jax.lax.bitcast_convert_type(y, rows.dtype) if half else y)
 
     if half:
-        rows = jax.lax.bitcast_convert_type(rows, jnp.uint16)
+        rows = jax.lax.bitcast_convert_type(rows, jnp.dtype(f"uint{8 * x.dtype.itemsize}"))
     rows = jax.lax.fori_loop(0, rows.shape[0], step, rows)
     if half:
         rows = jax.lax.bitcast_convert_type(rows, x.dtype)
@@ -258,10 +323,10 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
     """
     def value(x: jax.Array) -> jax.Array:
         y, _ = value_and_derivative(upcast(x))
-        return cast(y, x.dtype)
+        return narrowed(y, x.dtype)
 
     def cpu_bfloat16(x: jax.Array) -> jax.Array:
-        return cast(cpu_bfloat16_value(upcast(x)), x.dtype)
+        return narrowed(cpu_bfloat16_value(upcast(x)), x.dtype)
 
     # Checkpointed: differentiated again (a second derivative), it keeps x and
     # recomputes, rather than keeping each of its intermediates for the
@@ -314,7 +379,7 @@ def binary_activation(value_and_partials, *, default_param: float | None = None,
     def activation(x: jax.Array, param: jax.Array) -> jax.Array:
         x, param = guard_inputs(x, param)
         y, _, _ = value_and_partials(upcast(x), cast(param, compute_dtype(x.dtype)))
-        return cast(y, x.dtype)
+        return narrowed(y, x.dtype)
 
     def jvp(primals, tangents):
         (x, param), (x_dot, param_dot) = primals, tangents

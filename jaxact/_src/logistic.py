@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxact._src.checks import as_float_array, as_kernel_parameter
+from jaxact._src.checks import as_float_array, as_kernel_parameter, promoted
 from jaxact._src.jvp import binary_activation, compute_dtype, unary_activation
 from jaxact._src.numerics import (
     _log1p_series_coefficients,
@@ -316,7 +316,7 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
 
     See also: :func:`sigmoid`, :func:`log_sigmoid`.
     """
-    x = as_float_array("generalized_logistic", x)
+    x = promoted("generalized_logistic", as_float_array("generalized_logistic", x), "alpha", alpha)
     if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and alpha == 1:
         return _sigmoid(x)
     alpha = as_kernel_parameter(

@@ -383,6 +383,11 @@ def expm1_nonpositive(z: jax.Array) -> tuple[jax.Array, jax.Array]:
 def separate(x: jax.Array) -> jax.Array:
     """The same values as ``x``, in a node that XLA's CSE cannot merge with ``x``.
 
+    A floating x narrower than float32 comes back as float32, the dtype it
+    is computed in: XLA's reduce-precision to a narrow format flushes that
+    format's subnormals (float16's 6e-8 became 0) and knows nothing of the
+    float8 types without inf, while every narrow value is exact in float32.
+
     A JVP rule needs y and y'; computed from one shared exp or divide, XLA's
     CPU backend writes that to memory for two separate fusions: a full extra
     pass over memory, and an array kept alive from the
@@ -394,8 +399,39 @@ def separate(x: jax.Array) -> jax.Array:
     # A reduce-precision to x's own format is the identity on every value
     # (NaN, inf and -0.0 included) that XLA's simplifier keeps by default,
     # and it fuses into the elementwise pass like any other elementwise op.
+    if x.dtype.itemsize < 4 and jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.float32)
     info = jnp.finfo(x.dtype)
     return jax.lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
+
+
+@jax.custom_jvp
+def flush_subnormals(x: jax.Array) -> jax.Array:
+    """x with every subnormal replaced by a zero of its sign; other values kept.
+
+    Made of integer operations on the bits (a zero exponent field means zero
+    or subnormal), which no floating-point mode, instruction choice or
+    constant fold changes; a comparison such as ``|x| < tiny`` would read a
+    subnormal as 0 under the CPU's DAZ mode and still work, but the select
+    it feeds may be rewritten into a min/max that flushes differently. The
+    cost is three integer operations per element, inside the fusion.
+    """
+    info = jnp.finfo(x.dtype)
+    uint = jnp.dtype(f"uint{info.bits}")
+    exponent = ((1 << info.nexp) - 1) << info.nmant
+    sign = 1 << (info.bits - 1)
+    bits = jax.lax.bitcast_convert_type(x, uint)
+    flushed = jnp.where(bits & jnp.array(exponent, uint) == 0, bits & jnp.array(sign, uint), bits)
+    return jax.lax.bitcast_convert_type(flushed, x.dtype)
+
+
+@flush_subnormals.defjvp
+def _flush_subnormals_jvp(primals, tangents):
+    # The identity's tangent: the flush only renames values that the
+    # arithmetic already reads as 0, and a derivative taken through it (a
+    # second derivative through upcast) is that of the function at x.
+    (x,), (x_dot,) = primals, tangents
+    return flush_subnormals(x), x_dot
 
 
 def log1p_small(e: jax.Array) -> jax.Array:

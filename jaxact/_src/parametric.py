@@ -28,7 +28,7 @@ from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_real_array
-from jaxact._src.jvp import cast, compute_dtype, guard_inputs, kernel, upcast
+from jaxact._src.jvp import cast, compute_dtype, guard_inputs, kernel, narrowed, upcast
 from jaxact._src.rectifiers import leaky_value
 
 # --------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def _prelu_rule(x: jax.Array, negative_slope: jax.Array) -> jax.Array:
     x, negative_slope = guard_inputs(x, negative_slope)
     # Half precision: computed in float32 with the float32 slope and rounded
     # once, the policy of every jaxact function (and so leaky_relu's result).
-    return cast(_prelu_value(upcast(x), negative_slope), x.dtype)
+    return narrowed(_prelu_value(upcast(x), negative_slope), x.dtype)
 
 
 def _prelu_jvp(primals, tangents):
@@ -224,7 +224,7 @@ def _prelu_jvp(primals, tangents):
     # shares a slope.
     terms = []
     if not isinstance(x_dot, SymbolicZero):
-        terms.append(upcast(x_dot) * _d_dx(wide, slope))
+        terms.append(cast(x_dot, wide.dtype) * _d_dx(wide, slope))
     if not isinstance(slope_dot, SymbolicZero):
         terms.append(_d_dslope(wide, slope) * slope_dot)
     return y, cast(_sum_of_terms(wide, terms), x.dtype)

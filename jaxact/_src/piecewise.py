@@ -18,7 +18,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_real_array
-from jaxact._src.jvp import kernel, unary_activation
+from jaxact._src.jvp import cast, is_narrow, kernel, own_or_wide, unary_activation, upcast
 from jaxact._src.numerics import fast_two_sum
 
 # 1/6 as two float32s: p * hi + p * lo is p / 6 to within a rounding.
@@ -163,8 +163,12 @@ def _hard_tanh_rule(x: jax.Array) -> jax.Array:
         # dtype's maximum (jax.nn.hard_tanh(uint8 1) is 255).
         return jnp.where(x > 1, 1, x)
     # The selects of jax.nn.hard_tanh: exact, and a bool input promotes to
-    # the default integer dtype as it does there.
-    return jnp.where(x > 1, 1, jnp.where(x < -1, -1, x))
+    # the default integer dtype as it does there. A subnormal x is 0, on
+    # every path (see jvp.own_or_wide; the result is x or ±1, so its cast back
+    # is exact).
+    wide = own_or_wide(x)
+    y = jnp.where(wide > 1, 1, jnp.where(wide < -1, -1, wide))
+    return cast(y, x.dtype) if is_narrow(x.dtype) else y
 
 
 @_hard_tanh_rule.defjvp
@@ -173,8 +177,13 @@ def _hard_tanh_jvp(primals, tangents):
     # hard_tanh'(±1) = 1, as jax.nn.hard_tanh. The tangent stays linear in
     # x_dot (a select between x_dot and a multiple of it), with a NaN
     # input's NaN as a factor (see relu's rule).
-    off_slope = _zero_or_nan(x).astype(x_dot.dtype)
-    return _hard_tanh_rule(x), jnp.where((x >= -1) & (x <= 1), x_dot, x_dot * off_slope)
+    # A narrow tangent is selected in float32 too: the transposed select adds
+    # zeros, which float8_e8m0fnu does not have.
+    wide = upcast(x)
+    wide_dot = cast(x_dot, wide.dtype) if is_narrow(x.dtype) else x_dot
+    off_slope = _zero_or_nan(wide).astype(wide_dot.dtype)
+    tangent = jnp.where((wide >= -1) & (wide <= 1), wide_dot, wide_dot * off_slope)
+    return _hard_tanh_rule(x), cast(tangent, x_dot.dtype)
 
 
 # One jitted call (see jvp.kernel): an eager call takes jax's fast path.

@@ -14,14 +14,18 @@ from jaxact._src.checks import (
     as_float_array,
     as_kernel_parameter,
     as_real_array,
+    promoted,
 )
 from jaxact._src.jvp import (
     binary_activation,
     cast,
     compute_dtype,
     guard_inputs,
+    is_narrow,
     kernel,
+    own_or_wide,
     unary_activation,
+    upcast,
 )
 from jaxact._src.logistic import _UNDERFLOW_UNSCALE, _UNDERFLOW_ZONE, _underflow_scaled
 from jaxact._src.numerics import (
@@ -36,8 +40,11 @@ from jaxact._src.numerics import (
 @jax.custom_jvp
 def _relu_rule(x: jax.Array) -> jax.Array:
     (x,) = guard_inputs(x)
-    # jnp.maximum propagates NaN, so relu(NaN) is NaN rather than 0.
-    return jnp.maximum(x, 0)
+    # jnp.maximum propagates NaN, so relu(NaN) is NaN rather than 0. A
+    # subnormal x is 0, on every path (see jvp.own_or_wide; the result is x
+    # or 0, so its cast back is exact).
+    y = jnp.maximum(own_or_wide(x), 0)
+    return cast(y, x.dtype) if is_narrow(x.dtype) else y
 
 
 @_relu_rule.defjvp
@@ -47,8 +54,12 @@ def _relu_jvp(primals, tangents):
     # A NaN input has NaN derivatives of every order (nan_marker). The
     # tangent must stay linear in x_dot (a constant NaN branch would be
     # dropped by transposition), so the NaN enters as a factor.
-    slope = jnp.where(x > 0, 1, 0).astype(x_dot.dtype) + nan_marker(x).astype(x_dot.dtype)
-    return _relu_rule(x), x_dot * slope
+    # A narrow x and its tangent in float32 (float8_e8m0fnu has no 0).
+    wide = upcast(x)
+    wide_dot = cast(x_dot, wide.dtype) if is_narrow(x.dtype) else x_dot
+    slope = jnp.where(wide > 0, 1, 0) + nan_marker(wide)
+    slope = slope.astype(wide_dot.dtype)
+    return _relu_rule(x), cast(wide_dot * slope, x_dot.dtype)
 
 
 _relu = kernel(_relu_rule)
@@ -163,7 +174,7 @@ def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
 
     See also: :func:`relu`, ``jaxact.prelu`` (learned slopes).
     """
-    x = as_float_array("leaky_relu", x)
+    x = promoted("leaky_relu", as_float_array("leaky_relu", x), "negative_slope", negative_slope)
     negative_slope = as_kernel_parameter(
         "leaky_relu", "negative_slope", negative_slope, compute_dtype(x.dtype),
         minimum=-math.inf, inclusive=True, x_shape=x.shape,
@@ -241,7 +252,7 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
 
     See also: :func:`relu`, :func:`leaky_relu`.
     """
-    x = as_float_array("elu", x)
+    x = promoted("elu", as_float_array("elu", x), "alpha", alpha)
     alpha = as_kernel_parameter(
         "elu", "alpha", alpha, compute_dtype(x.dtype),
         minimum=0.0, inclusive=True, finite=True, x_shape=x.shape,
@@ -447,7 +458,9 @@ def _celu_parts(x: jax.Array, alpha: jax.Array):
     t_lo = jnp.where(jnp.isfinite(t_lo), t_lo, 0)
     expm1_t, exp_t = expm1_nonpositive(t)
     exp_t_lo = exp_t * t_lo
-    positive = x > 0
+    # A NaN alpha takes the other branch, which is NaN: celu(x, NaN) is NaN
+    # for every x, as jax.nn.celu (max(x, 0) + alpha expm1(min(x, 0) / alpha)).
+    positive = (x > 0) & ~jnp.isnan(alpha)
     # For |t| < eps/4, alpha expm1(t) = x (1 + t/2 + ...) rounds to x; taking
     # x there also covers a t that underflowed (|x| < alpha * 2^-126),
     # alpha = inf (the limit) and -0.0.
@@ -517,7 +530,7 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
 
     See also: :func:`elu`, :func:`selu`.
     """
-    x = as_float_array("celu", x)
+    x = promoted("celu", as_float_array("celu", x), "alpha", alpha)
     alpha = as_kernel_parameter(
         "celu", "alpha", alpha, compute_dtype(x.dtype),
         x_shape=x.shape, minimum=0.0, inclusive=False
