@@ -259,6 +259,9 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
         # through the value's own arithmetic (nor through cpu_bfloat16_value,
         # which may be one whose autodiff derivative is poor).
         y = activation(x)
+        # Behind the barrier as the value is (see kernel): otherwise XLA
+        # folds a compile-time-constant x into the derivative's arithmetic.
+        (x,) = guard_inputs(x)
         dy = derivative(separate(x))
         return y, cast(cast(x_dot, dy.dtype) * dy, x.dtype)
 

@@ -7,7 +7,6 @@ All are built on ``e = exp(-|x|)``, which lies in (0, 1] and never overflows.
 from __future__ import annotations
 
 import math
-import numbers
 
 import jax
 import jax.numpy as jnp
@@ -280,7 +279,11 @@ def _generalized_logistic_finite_parts(x: jax.Array, alpha: jax.Array):
     return y, dy_dx, dy_dalpha
 
 
-_generalized_logistic = binary_activation(_generalized_logistic_parts, eager_chunk=4)
+# alpha = 1 goes through this kernel too, not sigmoid's: a Python float, an
+# array and a traced alpha must give the same bits.
+_generalized_logistic = binary_activation(
+    _generalized_logistic_parts, default_param=1.0, eager_chunk=4
+)
 
 
 def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
@@ -334,8 +337,6 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     See also: :func:`sigmoid`, :func:`log_sigmoid`.
     """
     x = as_float_array("generalized_logistic", x)
-    if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and alpha == 1:
-        return _sigmoid(x)
     alpha = as_kernel_parameter(
         "generalized_logistic", "alpha", alpha, compute_dtype(x.dtype),
         minimum=0.0, inclusive=False, x_shape=x.shape,

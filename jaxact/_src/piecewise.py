@@ -18,7 +18,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_real_array
-from jaxact._src.jvp import kernel, unary_activation
+from jaxact._src.jvp import guard_inputs, kernel, unary_activation
 from jaxact._src.numerics import fast_two_sum
 
 # 1/6 as two float32s: p * hi + p * lo is p / 6 to within a rounding.
@@ -160,6 +160,7 @@ hard_swish = hard_silu
 
 @jax.custom_jvp
 def _hard_tanh_rule(x: jax.Array) -> jax.Array:
+    (x,) = guard_inputs(x)
     if jnp.issubdtype(x.dtype, jnp.unsignedinteger):
         # No value is below -1; comparing with -1 would wrap it to the
         # dtype's maximum (jax.nn.hard_tanh(uint8 1) is 255).
