@@ -1,13 +1,13 @@
 """Every public elementwise function gives the same bits, value and first
 derivative, whether x is an argument of jit or a constant XLA knows at
-compile time, in every floating dtype (subnormal inputs included); and a
-parameter gives the same bits as a Python float, an array or a traced value.
+compile time, in every floating dtype (subnormal inputs included).
 
 A constant x is what XLA's simplifier folds: without the barrier on each
 kernel's inputs (the value's and the derivative's) it evaluates part of the
 arithmetic at compile time, with other roundings and without the CPU's
 flushing of subnormals. ``tests/test_kernels.py`` checks a few functions on
-every float32 pattern; this covers every function on a smaller sample.
+every float32 pattern, and a parameter passed as a Python float, an array
+or a traced value; this covers every function on a smaller sample.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import ml_dtypes
 import numpy as np
 import pytest
 
