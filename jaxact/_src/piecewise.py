@@ -12,6 +12,8 @@ limits where jax.nn gives NaN.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,16 +21,25 @@ from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_real_array
 from jaxact._src.jvp import guard_inputs, kernel, unary_activation
-from jaxact._src.numerics import fast_two_sum
+from jaxact._src.numerics import fast_two_sum, nan_marker
 
-# 1/6 as two float32s: p * hi + p * lo is p / 6 to within a rounding.
-_SIXTH_HI = float(np.float32(1 / 6))
-_SIXTH_LO = 1 / 6 - _SIXTH_HI
+
+def _sixth(dtype) -> tuple[float, float]:
+    """1/6 as hi + lo, hi rounded to ``dtype``: p * hi + p * lo is p / 6 to
+    within a rounding. (A float32 hi in float64 would leave lo at 2^-27
+    relative, which is flushed to 0 for products below 2^-995, with it
+    float32's precision: hard_silu(1e-300).)"""
+    hi = float(np.asarray(1 / 6, dtype))
+    return hi, float(Fraction(1, 6) - Fraction(hi))
 
 
 def _zero_or_nan(x: jax.Array) -> jax.Array:
-    """0 where x is a number, NaN where x is NaN: the derivative off the slopes."""
-    return jnp.where(jnp.isnan(x), jnp.nan, 0).astype(x.dtype)
+    """0 where x is a number, NaN where x is NaN: the derivative off the slopes.
+
+    A nan_marker, so that the derivatives of the derivative (every order)
+    are NaN at a NaN input too, not the 0 of a constant.
+    """
+    return nan_marker(x)
 
 
 # --------------------------------------------------------------------------
@@ -94,7 +105,8 @@ def _hard_silu_and_derivative(x: jax.Array):
     # measured, and up to 4 in the worst case).
     shifted, shifted_lo = fast_two_sum(3.0, x)
     product = x * shifted + x * shifted_lo
-    quadratic = product * _SIXTH_HI + product * _SIXTH_LO
+    sixth_hi, sixth_lo = _sixth(x.dtype)
+    quadratic = product * sixth_hi + product * sixth_lo
     # -0.0 below the kink, the sign jax.nn's x * 0 gives; also the limit at
     # -inf (jax.nn: -inf * 0 = NaN). At x = ±0 the correction terms would
     # add +0.0 to -0.0: x itself keeps the sign, as x * hard_sigmoid(x).
@@ -238,7 +250,7 @@ def _sparse_plus_and_derivative(x: jax.Array):
     # sparse_plus' = sparse_sigmoid, continuous; written with the same
     # selects so that its own derivative at ±1 is jax.nn's second derivative
     # there (0), not sparse_sigmoid's kink value.
-    dy = jnp.where(x <= -1, 0, jnp.where(x >= 1, 1, shifted / 2))
+    dy = jnp.where(x <= -1, 0, jnp.where(x >= 1, 1, shifted / 2)) + _zero_or_nan(x)
     return y, dy.astype(x.dtype)
 
 

@@ -262,8 +262,8 @@ def _relu6_and_derivative(x: jax.Array):
     # min and max are exact, so the value equals jax.nn.relu6's bit for bit.
     y = jnp.minimum(jnp.maximum(x, 0), 6)
     # relu6'(0) = relu6'(6) = 0, as jax.nn.relu6; a NaN input is in no branch
-    # and gets a NaN derivative (jax.nn gives 0).
-    dy = jnp.where((x > 0) & (x < 6), 1, jnp.where(jnp.isnan(x), jnp.nan, 0))
+    # and gets NaN derivatives of every order (jax.nn gives 0).
+    dy = jnp.where((x > 0) & (x < 6), 1, nan_marker(x))
     return y, dy.astype(x.dtype)
 
 
