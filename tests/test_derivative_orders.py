@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
@@ -272,6 +273,7 @@ def _points(name: str, dtype) -> np.ndarray:
     points = [0.0, *magnitudes, *(-m for m in magnitudes), *FUNCTIONS[name][2]]
     if name == "log1mexp":  # its domain
         points = [p for p in points if p >= 0]
+    points.append(math.nan)
     return np.unique(np.asarray(points, dtype))
 
 
@@ -449,3 +451,16 @@ def test_known_defects_are_still_there(case):
             error = _error(np.asarray(got)[known].astype(np.float64),
                            expected[order - 2][known], scale[order - 2][known], dtype)
             assert error.max() <= MAX_ULP[dtype], (case, order, error.max())
+
+
+def test_float64_hard_silu_keeps_its_precision_at_tiny_x():
+    # x (x + 3) / 6 with 1/6 in two parts: a float32 high part left a low
+    # part that a product below 2^-995 flushes to 0, and float32's precision
+    # with it (hard_silu(1e-300) was 5.0000001490116125e-301).
+    x = np.array([1e-300, -1e-300, 3e-290, -7e-299, 1e-200], np.float64)
+    with jax.enable_x64(True):
+        got = np.asarray(jax.jit(jaxact.hard_silu)(jnp.asarray(x)))
+    exact = [Fraction(v) * (Fraction(v) + 3) / 6 for v in x]
+    error = [abs(Fraction(g) - e) / Fraction(np.spacing(abs(float(e))))
+             for g, e in zip(got, exact, strict=True)]
+    assert max(error) <= 1, (got, [float(e) for e in exact])
