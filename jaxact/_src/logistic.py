@@ -569,8 +569,9 @@ def log1mexp(x: ArrayLike) -> jax.Array:
     grids): value within 2.5 ULP, derivative within 4 ULP wherever the
     result is a normal float; float64 within 4 ULP of mpmath.
 
-    Limits: ``log1mexp(0) = -inf`` with derivative inf,
-    ``log1mexp(inf) = 0`` with derivative 0; x < 0 (outside the domain) and
+    Limits: ``log1mexp(0) = -inf`` with derivative inf (second derivative
+    -inf, third +inf: the limits as x -> 0+), ``log1mexp(inf) = 0`` with
+    derivative 0; x < 0 (outside the domain) and
     NaN give NaN, value and derivative.
 
     Example:

@@ -83,7 +83,8 @@ def hard_sigmoid(x: ArrayLike) -> jax.Array:
     once.
 
     Limits: ``hard_sigmoid(inf) = 1``, ``hard_sigmoid(-inf) = 0``, derivative
-    0 at both; NaN gives NaN, derivative included (jax.nn's is 0).
+    0 at both; NaN gives NaN, derivatives of every order included (jax.nn's
+    derivative is 0).
 
     Example:
         >>> import jax.numpy as jnp
@@ -218,7 +219,7 @@ def hard_tanh(x: ArrayLike) -> jax.Array:
     Accuracy: exact (equal to ``jax.nn.hard_tanh`` bit for bit).
 
     Limits: ``hard_tanh(±inf) = ±1``, derivative 0; NaN gives NaN,
-    derivative included (jax.nn's is 1).
+    derivatives of every order included (jax.nn's derivative is 1).
 
     Example:
         >>> import jax.numpy as jnp
@@ -332,7 +333,8 @@ def sparse_sigmoid(x: ArrayLike) -> jax.Array:
     ``jax.nn.sparse_sigmoid``'s bit for bit; derivative exact.
 
     Limits: ``sparse_sigmoid(inf) = 1``, ``sparse_sigmoid(-inf) = 0``,
-    derivative 0 at both; NaN gives NaN, derivative included (jax.nn's is 0).
+    derivative 0 at both; NaN gives NaN, derivatives of every order included (jax.nn's
+    derivative is 0).
 
     Example:
         >>> import jax.numpy as jnp
