@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import jaxact
-from jaxact._src import algebraic, checks, rectifiers
+from jaxact._src import algebraic, checks, logistic, rectifiers
 from tests.helpers import mlp_apply, mlp_init
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -148,7 +148,8 @@ DEFAULTED = {
     "elu": (jaxact.elu, "alpha"),
     "celu": (jaxact.celu, "alpha"),
     "squareplus": (jaxact.squareplus, "b"),
-}  # generalized_logistic's default alpha = 1 is the sigmoid itself
+    "generalized_logistic": (jaxact.generalized_logistic, "alpha"),
+}
 
 
 @pytest.mark.parametrize("name", list(DEFAULTED))
@@ -157,7 +158,7 @@ def test_default_parameter_kernel_gives_the_bits_of_the_general_one(name):
     # it as a constant (no copy of a Python float per call): it must be the
     # public default and give the bits of the parameter passed as an array.
     fn, param_name = DEFAULTED[name]
-    module = algebraic if name == "squareplus" else rectifiers
+    module = {"squareplus": algebraic, "generalized_logistic": logistic}.get(name, rectifiers)
     kernel = getattr(module, f"_{name}")
     default = inspect.signature(fn).parameters[param_name].default
     assert kernel.default_param == float(default), name

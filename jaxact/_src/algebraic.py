@@ -156,15 +156,25 @@ def _squareplus_parts(x: jax.Array, b: jax.Array):
     # next terms are below 2^-(nmant + 5) relative. Infinite x gives inf or 0.
     # (b / 4 first: 4 |x| overflows for |x| > 8.5e37 in float32. One
     # quotient for both signs and r.)
-    far_quotient = (0.25 * b) / magnitude
+    # The magnitude is masked where near: 1 / x^2, the quotient's
+    # derivative, is inf at x = 0 (and overflows for |x| below the square
+    # root of the smallest normal), and inf times a zero cotangent is NaN in
+    # the second derivative.
+    far_quotient = (0.25 * b) / jnp.where(is_far, magnitude, 1)
     far_y = jnp.where(x > 0, x + far_quotient, far_quotient)
     far_r = magnitude + 2 * far_quotient
     y = jnp.where(is_far, far_y, near_y)
     r = jnp.where(is_far, far_r, near_r)
-    # dy/dx = (1 + x / r) / 2 = y / r, again without cancellation. At x = 0 it
-    # is 1/2 for every b, including b = 0 (the kink of relu), where y / r is
-    # 0 / 0. At x = inf, y / r is inf / inf: the limit is 1.
-    dy_dx = jnp.where(x == 0, 0.5, jnp.where(x == jnp.inf, 1, y / r))
+    # dy/dx = (1 + x / r) / 2 = y / r, again without cancellation; at x = 0
+    # it is 1/2 (exactly: there y = r / 2 to the bit), and its derivative
+    # there b / (2 r^3). With b = 0 (the kink of relu) y / r is 0 / 0 at
+    # x = 0, and at x = inf it is inf / inf: there the limits 1/2 and 1 are
+    # selected, and the quotient is of masked operands, whose derivatives
+    # (of any order) are finite.
+    relu_kink = (x == 0) & (b == 0)
+    special = relu_kink | (x == jnp.inf)
+    ratio = jnp.where(special, 0, y) / jnp.where(special, 1, r)
+    dy_dx = jnp.where(relu_kink, 0.5, jnp.where(x == jnp.inf, 1, ratio))
     # dy/db = 1 / (4 r): inf at x = b = 0, the true limit.
     dy_db = 0.25 / r
     return y, dy_dx, dy_db

@@ -350,6 +350,9 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
         # through the value's own arithmetic (nor through cpu_bfloat16_value,
         # which may be one whose autodiff derivative is poor).
         y = activation(x)
+        # Behind the barrier as the value is (see kernel): otherwise XLA
+        # folds a compile-time-constant x into the derivative's arithmetic.
+        (x,) = guard_inputs(x)
         dy = derivative(separate(x))
         return y, cast(cast(x_dot, dy.dtype) * dy, x.dtype)
 
@@ -385,7 +388,12 @@ def binary_activation(value_and_partials, *, default_param: float | None = None,
         (x, param), (x_dot, param_dot) = primals, tangents
         # The value through `activation`, as in unary_activation.
         y = activation(x, param)
-        x, param = guard_inputs(x, param)
+        # One barrier each: a barrier gives every output a tangent once one
+        # input has one, and a zero tangent of a parameter that is not
+        # differentiated times an infinite partial is NaN (celu's
+        # d(x / alpha)/dalpha at x = -inf, in jax.hessian).
+        (x,) = guard_inputs(x)
+        (param,) = guard_inputs(param)
         param = cast(param, compute_dtype(x.dtype))
         dy_dx, dy_dparam = partials(separate(x), param)
         ct = dy_dx.dtype

@@ -7,7 +7,6 @@ All are built on ``e = exp(-|x|)``, which lies in (0, 1] and never overflows.
 from __future__ import annotations
 
 import math
-import numbers
 
 import jax
 import jax.numpy as jnp
@@ -229,8 +228,13 @@ def _generalized_logistic_finite_parts(x: jax.Array, alpha: jax.Array):
     """_generalized_logistic_parts for x > -inf and alpha < inf."""
     a = jnp.abs(x)
     log1p_hi, log1p_lo = log1p_exp_neg(a)
-    x_neg = jnp.minimum(x, 0)
-    x_pos = jnp.maximum(x, 0)
+    # where, not minimum and maximum: at x = 0 these split the derivative
+    # between x and 0, while |x| (in L) takes the x >= 0 side; every
+    # derivative order must see one side (f''(0) was alpha^2/8, not
+    # alpha (alpha - 1) / 2^(alpha + 2)).
+    nonnegative = x >= 0
+    x_neg = jnp.where(nonnegative, 0, x)
+    x_pos = jnp.where(nonnegative, x, 0)
     # Dekker's split overflows for |x| near the top of the range, where y has
     # long underflowed to 0 anyway: feed it a harmless value there.
     finite_x = jnp.where(a < 1e30, x_neg, 0)
@@ -268,7 +272,11 @@ def _generalized_logistic_finite_parts(x: jax.Array, alpha: jax.Array):
     return y, dy_dx, dy_dalpha
 
 
-_generalized_logistic = binary_activation(_generalized_logistic_parts, eager_chunk=4)
+# alpha = 1 goes through this kernel too, not sigmoid's: a Python float, an
+# array and a traced alpha must give the same bits.
+_generalized_logistic = binary_activation(
+    _generalized_logistic_parts, default_param=1.0, eager_chunk=4
+)
 
 
 def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
@@ -317,8 +325,6 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     See also: :func:`sigmoid`, :func:`log_sigmoid`.
     """
     x = promoted("generalized_logistic", as_float_array("generalized_logistic", x), "alpha", alpha)
-    if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and alpha == 1:
-        return _sigmoid(x)
     alpha = as_kernel_parameter(
         "generalized_logistic", "alpha", alpha, compute_dtype(x.dtype),
         minimum=0.0, inclusive=False, x_shape=x.shape,
@@ -482,8 +488,19 @@ def _log1mexp_and_derivative(x: jax.Array):
     expm1_neg, exp_neg = expm1_nonpositive(-near)  # e^-x - 1 in [-1/2, 0]
     value_near = jnp.log(-expm1_neg)
     # d/dx log(1 - e^-x) = e^-x / (1 - e^-x) = 1 / expm1(x).
-    # (|.|: at x = 0, expm1 is +0.0 and the slope must be +inf.)
-    slope_near = exp_neg / jnp.abs(expm1_neg)
+    # (|.|: at x = 0, expm1 is +0.0 and the slope must be +inf.) Near 0 the
+    # quotient's derivatives are differences of terms in 1 / expm1(x)^k that
+    # overflow (-inf - (-inf), NaN, at x = 0). Below eps the slope is
+    # 1 / |x| - 1/2 instead, the series 1/x - 1/2 + x/12 - ... to a relative
+    # x^2 / 12, whose derivatives (-1/x^2, 2/x^3) are the slope's to the
+    # same precision and their limits at 0 (-inf, +inf); the quotient is of
+    # masked operands there.
+    tiny_x = near < float(jnp.finfo(x.dtype).eps)
+    slope_near = jnp.where(
+        tiny_x,
+        1 / jnp.abs(near) - 0.5,
+        jnp.where(tiny_x, 1, exp_neg) / jnp.where(tiny_x, 1, jnp.abs(expm1_neg)),
+    )
 
     e, delta = exp_with_error(-far)
     e_lo = e * delta
@@ -533,8 +550,9 @@ def log1mexp(x: ArrayLike) -> jax.Array:
     Accuracy: float32 value within 2.5 ULP and derivative within 4 ULP
     wherever the result is a normal float (:doc:`/accuracy`).
 
-    Limits: ``log1mexp(0) = -inf`` with derivative inf,
-    ``log1mexp(inf) = 0`` with derivative 0; x < 0 (outside the domain) and
+    Limits: ``log1mexp(0) = -inf`` with derivative inf (second derivative
+    -inf, third +inf: the limits as x -> 0+), ``log1mexp(inf) = 0`` with
+    derivative 0; x < 0 (outside the domain) and
     NaN give NaN, value and derivative.
 
     Example:

@@ -12,23 +12,42 @@ limits where jax.nn gives NaN.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_real_array
-from jaxact._src.jvp import cast, is_narrow, kernel, own_or_wide, unary_activation, upcast
-from jaxact._src.numerics import fast_two_sum
+from jaxact._src.jvp import (
+    cast,
+    guard_inputs,
+    is_narrow,
+    kernel,
+    own_or_wide,
+    unary_activation,
+    upcast,
+)
+from jaxact._src.numerics import fast_two_sum, nan_marker
 
-# 1/6 as two float32s: p * hi + p * lo is p / 6 to within a rounding.
-_SIXTH_HI = float(np.float32(1 / 6))
-_SIXTH_LO = 1 / 6 - _SIXTH_HI
+
+def _sixth(dtype) -> tuple[float, float]:
+    """1/6 as hi + lo, hi rounded to ``dtype``: p * hi + p * lo is p / 6 to
+    within a rounding. (A float32 hi in float64 would leave lo at 2^-27
+    relative, which is flushed to 0 for products below 2^-995, with it
+    float32's precision: hard_silu(1e-300).)"""
+    hi = float(np.asarray(1 / 6, dtype))
+    return hi, float(Fraction(1, 6) - Fraction(hi))
 
 
 def _zero_or_nan(x: jax.Array) -> jax.Array:
-    """0 where x is a number, NaN where x is NaN: the derivative off the slopes."""
-    return jnp.where(jnp.isnan(x), jnp.nan, 0).astype(x.dtype)
+    """0 where x is a number, NaN where x is NaN: the derivative off the slopes.
+
+    A nan_marker, so that the derivatives of the derivative (every order)
+    are NaN at a NaN input too, not the 0 of a constant.
+    """
+    return nan_marker(x)
 
 
 # --------------------------------------------------------------------------
@@ -71,7 +90,8 @@ def hard_sigmoid(x: ArrayLike) -> jax.Array:
     once (:doc:`/accuracy`).
 
     Limits: ``hard_sigmoid(inf) = 1``, ``hard_sigmoid(-inf) = 0``, derivative
-    0 at both; NaN gives NaN, derivative included (jax.nn's is 0).
+    0 at both; NaN gives NaN, derivatives of every order included (jax.nn's
+    derivative is 0).
 
     Example:
         >>> import jax.numpy as jnp
@@ -93,7 +113,8 @@ def _hard_silu_and_derivative(x: jax.Array):
     # in the worst case).
     shifted, shifted_lo = fast_two_sum(3.0, x)
     product = x * shifted + x * shifted_lo
-    quadratic = product * _SIXTH_HI + product * _SIXTH_LO
+    sixth_hi, sixth_lo = _sixth(x.dtype)
+    quadratic = product * sixth_hi + product * sixth_lo
     # -0.0 below the kink, the sign jax.nn's x * 0 gives; also the limit at
     # -inf (jax.nn: -inf * 0 = NaN). At x = ±0 the correction terms would
     # add +0.0 to -0.0: x itself keeps the sign, as x * hard_sigmoid(x).
@@ -158,6 +179,7 @@ hard_swish = hard_silu
 
 @jax.custom_jvp
 def _hard_tanh_rule(x: jax.Array) -> jax.Array:
+    (x,) = guard_inputs(x)
     if jnp.issubdtype(x.dtype, jnp.unsignedinteger):
         # No value is below -1; comparing with -1 would wrap it to the
         # dtype's maximum (jax.nn.hard_tanh(uint8 1) is 255).
@@ -212,7 +234,7 @@ def hard_tanh(x: ArrayLike) -> jax.Array:
     Accuracy: exact (equal to ``jax.nn.hard_tanh`` bit for bit).
 
     Limits: ``hard_tanh(±inf) = ±1``, derivative 0; NaN gives NaN,
-    derivative included (jax.nn's is 1).
+    derivatives of every order included (jax.nn's derivative is 1).
 
     Example:
         >>> import jax.numpy as jnp
@@ -244,7 +266,7 @@ def _sparse_plus_and_derivative(x: jax.Array):
     # sparse_plus' = sparse_sigmoid, continuous; written with the same
     # selects so that its own derivative at ±1 is jax.nn's second derivative
     # there (0), not sparse_sigmoid's kink value.
-    dy = jnp.where(x <= -1, 0, jnp.where(x >= 1, 1, shifted / 2))
+    dy = jnp.where(x <= -1, 0, jnp.where(x >= 1, 1, shifted / 2)) + _zero_or_nan(x)
     return y, dy.astype(x.dtype)
 
 
@@ -325,7 +347,8 @@ def sparse_sigmoid(x: ArrayLike) -> jax.Array:
     exact (:doc:`/accuracy`).
 
     Limits: ``sparse_sigmoid(inf) = 1``, ``sparse_sigmoid(-inf) = 0``,
-    derivative 0 at both; NaN gives NaN, derivative included (jax.nn's is 0).
+    derivative 0 at both; NaN gives NaN, derivatives of every order included (jax.nn's
+    derivative is 0).
 
     Example:
         >>> import jax.numpy as jnp

@@ -269,8 +269,8 @@ def _relu6_and_derivative(x: jax.Array):
     # min and max are exact, so the value equals jax.nn.relu6's bit for bit.
     y = jnp.minimum(jnp.maximum(x, 0), 6)
     # relu6'(0) = relu6'(6) = 0, as jax.nn.relu6; a NaN input is in no branch
-    # and gets a NaN derivative (jax.nn gives 0).
-    dy = jnp.where((x > 0) & (x < 6), 1, jnp.where(jnp.isnan(x), jnp.nan, 0))
+    # and gets NaN derivatives of every order (jax.nn gives 0).
+    dy = jnp.where((x > 0) & (x < 6), 1, nan_marker(x))
     return y, dy.astype(x.dtype)
 
 
@@ -296,7 +296,8 @@ def relu6(x: ArrayLike) -> jax.Array:
     Accuracy: exact (equal to ``jax.nn.relu6`` bit for bit).
 
     Limits: ``relu6(inf) = 6``, ``relu6(-inf) = 0``, derivative 0 at both;
-    NaN gives NaN, derivative included (jax.nn's derivative there is 0).
+    NaN gives NaN, derivatives of every order included (jax.nn's derivative
+    there is 0).
 
     Example:
         >>> import jax.numpy as jnp
@@ -509,10 +510,11 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
 
     Derivatives: 1 for x > 0 and :math:`e^{x/\alpha}` for x <= 0, continuous
     at 0 (``celu'(0) = 1``, as jax.nn); the second derivative at 0 is taken
-    from the x <= 0 branch, :math:`1/\alpha`, as :func:`elu` (jax.nn gives
-    half of it). With respect to alpha, :math:`e^{t} - 1 - t e^{t}` with
-    :math:`t = x/\alpha` for x <= 0 and 0 otherwise, summed as a series near
-    t = 0 where the formula cancels. ``x / alpha`` is carried with its
+    from the x <= 0 branch, :math:`1/\alpha`, as :func:`elu` (jax.nn splits
+    the ties of its max and min and gives :math:`1/(4\alpha)`). With respect
+    to alpha, :math:`e^{t} - 1 - t e^{t}` with :math:`t = x/\alpha` for
+    x <= 0 and 0 otherwise, summed as a series near t = 0 where the formula
+    cancels. ``x / alpha`` is carried with its
     rounding error, which the exponential would otherwise multiply by :math:`|t|`.
 
     Accuracy: float32 value within 2.5 ULP and both derivatives within 4 ULP
