@@ -158,3 +158,29 @@ def test_bits_do_not_depend_on_the_shape(name, dtype):
                     f"x = {values[first]!r}: {got.reshape(len(values), -1)[first]!r} vs "
                     f"{expected.reshape(len(values), -1)[first]!r}")
     assert not differences, f"{name} {jnp.dtype(dtype).name}: " + "; ".join(differences)
+
+
+@pytest.mark.parametrize(
+    "dtype", [jnp.bfloat16, jnp.float16, jnp.float32, jnp.float8_e4m3fnuz, jnp.float8_e4m3fn]
+)
+def test_the_contraction_guard_is_the_identity(dtype):
+    # numerics.rounded, the guard the fixes above rely on: every 16-bit
+    # pattern, float32's special values and binade edges, every 8-bit
+    # pattern (those formats pass through); NaN may only become NaN.
+    from jaxact._src.numerics import rounded
+
+    width = jnp.finfo(dtype).bits
+    uint = np.dtype(f"uint{width}") if width > 8 else np.dtype("uint8")
+    if width <= 16:
+        patterns = np.arange(2**width, dtype=uint)
+    else:
+        edges = np.float32([0.0, 1e-45, 1.1754942e-38, 1.1754944e-38, 1.0, 3.4028235e38, np.inf])
+        patterns = np.concatenate([
+            edges.view(uint), np.uint32([0x7F800001, 0x7FC00000, 0x7FFFFFFF]),
+            np.random.default_rng(0).integers(0, 2**32, 1 << 16, dtype=np.uint32)])
+        patterns = np.concatenate([patterns, patterns | np.uint32(0x80000000)])
+    x = patterns.view(jnp.dtype(dtype))
+    got = np.asarray(jax.jit(rounded)(jnp.asarray(x)))
+    nan = np.isnan(x.astype(np.float32))
+    assert np.array_equal(got.view(uint)[~nan], patterns[~nan])
+    assert np.isnan(got[nan].astype(np.float32)).all()

@@ -190,8 +190,13 @@ def rounded(v: jax.Array) -> jax.Array:
     XLA keeps it and LLVM cannot remove it: a signed integer minimum with the
     bits of the positive quiet NaN, which is the identity on every number
     (negative ones are negative integers; +inf lies below) and maps a NaN to
-    a NaN. One integer instruction, fused into the pass.
+    a NaN. One integer instruction, fused into the pass. Formats of 8 bits
+    or fewer pass unchanged: their NaN patterns differ (some have no sign
+    bit, or NaN where -0 would be), and their results are rounded far
+    coarser than a float32 FMA's difference.
     """
+    if jnp.finfo(v.dtype).bits < 16:
+        return v
     bits = np.dtype(f"int{jnp.finfo(v.dtype).bits}")
     quiet_nan = np.array(np.nan, v.dtype).view(bits)
     as_int = jax.lax.bitcast_convert_type(v, bits)
