@@ -25,6 +25,7 @@ from jaxact._src.numerics import (
     log1p_exp_neg,
     log1p_small,
     one_plus_small,
+    rounded,
     series_near_root,
     square_of_one_plus,
     two_product_error,
@@ -395,7 +396,9 @@ def _silu_and_derivative(x: jax.Array):
     # silu = x m / q; x is clamped only from below (silu(inf) = inf), and
     # the correction uses the clamped x (inf * 0 would be NaN).
     numerator = jnp.maximum(x, -_SATURATION) * m
-    y = ((numerator + (bounded * m) * (m_error - q_error)) / q) * rescale
+    # Both products rounded before the add (numerics.rounded): an FMA in some
+    # loops and not in others would make y depend on the array's shape.
+    y = ((rounded(numerator) + rounded((bounded * m) * (m_error - q_error))) / q) * rescale
     # silu' = sigma(x) (1 + x sigma(-x)) = m g / (1 + e)^2 with
     # x >= 0: g = 1 + e + x e (no cancellation: all terms >= 0);
     # x < 0:  g = (1 + x) + e, which cancels near the root (series there).

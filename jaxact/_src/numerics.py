@@ -178,15 +178,50 @@ def upper_half(v: jax.Array) -> jax.Array:
     return jax.lax.bitcast_convert_type(bits & jnp.array(mask, uint), v.dtype)
 
 
+@jax.custom_jvp
+def rounded(v: jax.Array) -> jax.Array:
+    """``v`` itself, as a node that a fused multiply-add cannot reach through.
+
+    LLVM contracts a multiply feeding an add into one FMA, or not, separately
+    in each loop that XLA emits for an elementwise pass (the vector body, the
+    remainder, short rows), so ``a * b + c`` can round once at some positions
+    of an array and twice at others: the bits of an element then depend on
+    the array's shape. Behind this node the product is always rounded first.
+    XLA keeps it and LLVM cannot remove it: a signed integer minimum with the
+    bits of the positive quiet NaN, which is the identity on every number
+    (negative ones are negative integers; +inf lies below) and maps a NaN to
+    a NaN. One integer instruction, fused into the pass. Formats of 8 bits
+    or fewer pass unchanged: their NaN patterns differ (some have no sign
+    bit, or NaN where -0 would be), and their results are rounded far
+    coarser than a float32 FMA's difference.
+    """
+    if jnp.finfo(v.dtype).bits < 16:
+        return v
+    bits = np.dtype(f"int{jnp.finfo(v.dtype).bits}")
+    quiet_nan = np.array(np.nan, v.dtype).view(bits)
+    as_int = jax.lax.bitcast_convert_type(v, bits)
+    return jax.lax.bitcast_convert_type(jnp.minimum(as_int, quiet_nan), v.dtype)
+
+
+@rounded.defjvp
+def _rounded_jvp(primals, tangents):
+    # The identity: autodiff through the bit casts would give 0. (The
+    # tangent must stay linear for reverse mode, so it passes unguarded.)
+    (v,), (v_dot,) = primals, tangents
+    return rounded(v), v_dot
+
+
 def square_of_one_plus(e: jax.Array) -> jax.Array:
     """(1 + e)^2 for e in [0, 1], the denominator of both sigma' and sech^2.
 
     Expanded as 1 + e (2 + e): each of its three roundings is relative to a
     term no larger than the sum, so it is good to about 2.5 half-ULPs without
     the cost of an exact square (``e * r * r`` with ``r = 1 / (1 + e)`` rounds
-    four times, through a reciprocal).
+    four times, through a reciprocal). The product is :func:`rounded` before
+    the add, or an FMA at some positions of an array and not at others would
+    make sigma' and sech^2 depend on the array's shape.
     """
-    return 1 + e * (2 + e)
+    return 1 + rounded(e * (2 + e))
 
 
 # float32 exp: the coefficients of P in exp(r) = 1 + r + r^2 P(r), a minimax

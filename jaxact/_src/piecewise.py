@@ -29,7 +29,7 @@ from jaxact._src.jvp import (
     unary_activation,
     upcast,
 )
-from jaxact._src.numerics import fast_two_sum, nan_marker
+from jaxact._src.numerics import fast_two_sum, nan_marker, rounded
 
 
 def _sixth(dtype) -> tuple[float, float]:
@@ -112,9 +112,11 @@ def _hard_silu_and_derivative(x: jax.Array):
     # all, where jax.nn's x * (fl(x + 3) * fl(1/6)) has four (up to 4 ULP
     # in the worst case).
     shifted, shifted_lo = fast_two_sum(3.0, x)
-    product = x * shifted + x * shifted_lo
+    # Each product rounded before its add (numerics.rounded): an FMA in some
+    # loops and not in others would make y depend on the array's shape.
+    product = rounded(x * shifted) + rounded(x * shifted_lo)
     sixth_hi, sixth_lo = _sixth(x.dtype)
-    quadratic = product * sixth_hi + product * sixth_lo
+    quadratic = rounded(product * sixth_hi) + rounded(product * sixth_lo)
     # -0.0 below the kink, the sign jax.nn's x * 0 gives; also the limit at
     # -inf (jax.nn: -inf * 0 = NaN). At x = ±0 the correction terms would
     # add +0.0 to -0.0: x itself keeps the sign, as x * hard_sigmoid(x).
@@ -261,7 +263,8 @@ def _sparse_plus_and_derivative(x: jax.Array):
     # rounding of x + 1 counts twice). The outer branches are
     # where-selected, so inf never meets the square.
     exact_shifted, shifted_lo = fast_two_sum(1.0, x)
-    square = exact_shifted * exact_shifted + 2 * (exact_shifted * shifted_lo)
+    # Both products rounded before the add, as in hard_silu.
+    square = rounded(exact_shifted * exact_shifted) + rounded(2 * (exact_shifted * shifted_lo))
     y = jnp.where(x <= -1, 0, jnp.where(x >= 1, x, square * 0.25))
     # sparse_plus' = sparse_sigmoid, continuous; written with the same
     # selects so that its own derivative at ±1 is jax.nn's second derivative

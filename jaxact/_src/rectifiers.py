@@ -32,6 +32,7 @@ from jaxact._src.numerics import (
     expm1_nonpositive,
     horner,
     nan_marker,
+    rounded,
     terms_needed,
     two_product_error,
 )
@@ -342,11 +343,16 @@ def _selu_and_derivative(x: jax.Array):
     # the scale in two parts, neither of which overflows.
     scale_hi, scale_lo = _constant_in_two_parts(_SELU_SCALE, x.dtype)
     half_x = 0.5 * x
-    top_binade = 2 * (scale_hi * half_x + scale_lo * half_x)
+    # Products of a constant in two parts are rounded before their add
+    # (numerics.rounded): an FMA in some loops and not in others would make
+    # the result depend on the array's shape.
+    top_binade = 2 * (rounded(scale_hi * half_x) + rounded(scale_lo * half_x))
     # (Not at x = inf, where the two parts would give inf - inf.)
     top = (x >= float(jnp.finfo(x.dtype).max) / 2) & (x < jnp.inf)
     positive = jnp.where(top, top_binade, _SELU_SCALE * x)
-    y = jnp.where(x < 0, scale_alpha_hi * expm1_x + scale_alpha_lo * expm1_x, positive)
+    y = jnp.where(
+        x < 0, rounded(scale_alpha_hi * expm1_x) + rounded(scale_alpha_lo * expm1_x), positive
+    )
     # scale * alpha * e^x is a normal float32 down to x = -87.9, but e^x
     # alone is flushed to 0 below -87.3: near there, exp is taken of
     # x + 16.5 and e^-16.5 is folded into the constant (as the generalized
@@ -356,8 +362,8 @@ def _selu_and_derivative(x: jax.Array):
         _SELU_SCALE * _SELU_ALPHA * _UNDERFLOW_UNSCALE, x.dtype
     )
     exp_x = _underflow_scaled(x_nonpositive, low)
-    negative_slope = exp_x * jnp.where(low, low_hi, scale_alpha_hi) + exp_x * jnp.where(
-        low, low_lo, scale_alpha_lo
+    negative_slope = rounded(exp_x * jnp.where(low, low_hi, scale_alpha_hi)) + rounded(
+        exp_x * jnp.where(low, low_lo, scale_alpha_lo)
     )
     # selu'(0) = scale * alpha, the x <= 0 branch, as jax.nn.selu.
     dy = jnp.where(x > 0, _SELU_SCALE, negative_slope)
