@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 import jaxact
-from benchmarks import references
+from harness import references
 
 DIGITS = 50
 ORDERS = (2, 3)

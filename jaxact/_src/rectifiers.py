@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
@@ -317,6 +318,24 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
+@functools.cache
+def _first_overflowing(scale: float, dtype) -> float:
+    """The least x of ``dtype`` whose exact product with ``scale`` rounds to inf.
+
+    The product rounds to inf from the midpoint between the largest finite
+    value and 2^(emax + 1) on (ties go to the even one, inf).
+    """
+    dtype = np.dtype(dtype)
+    largest = Fraction(float(np.finfo(dtype).max))
+    midpoint = largest + (Fraction(2) ** (int(np.finfo(dtype).maxexp)) - largest) / 2
+    x = np.asarray(float(midpoint / Fraction(scale)), dtype)
+    while Fraction(float(x)) * Fraction(scale) < midpoint:
+        x = np.nextafter(x, np.asarray(np.inf, dtype))
+    while Fraction(float(np.nextafter(x, np.asarray(0, dtype)))) * Fraction(scale) >= midpoint:
+        x = np.nextafter(x, np.asarray(0, dtype))
+    return float(x)
+
+
 def _constant_in_two_parts(value: float, dtype) -> tuple[float, float]:
     """(hi, lo): hi is ``value`` rounded to ``dtype``, lo the rest (in float64)."""
     hi = float(np.asarray(value, dtype=dtype))
@@ -347,6 +366,10 @@ def _selu_and_derivative(x: jax.Array):
     # (numerics.rounded): an FMA in some loops and not in others would make
     # the result depend on the array's shape.
     top_binade = 2 * (rounded(scale_hi * half_x) + rounded(scale_lo * half_x))
+    # Whether the exact product overflows is decided against its threshold:
+    # the two rounded parts above can round across it.
+    top_binade = jnp.where(x >= _first_overflowing(_SELU_SCALE, x.dtype), jnp.inf,
+                           jnp.minimum(top_binade, float(jnp.finfo(x.dtype).max)))
     # (Not at x = inf, where the two parts would give inf - inf.)
     top = (x >= float(jnp.finfo(x.dtype).max) / 2) & (x < jnp.inf)
     positive = jnp.where(top, top_binade, _SELU_SCALE * x)
