@@ -176,3 +176,37 @@ def test_subnormals_are_zeros_of_their_sign():
                 if fn is not jaxact.relu:  # (relu(-0.0) is either zero, as max gives it)
                     np.testing.assert_array_equal(np.signbit(value), np.signbit(want),
                                                   err_msg=f"{fn.__name__} {label} {dtype}")
+
+
+def _bits(value) -> np.ndarray:
+    value = np.asarray(value)
+    if value.dtype != np.float64:
+        value = value.astype(np.float32)
+    return value.view(np.uint64 if value.dtype == np.float64 else np.uint32)
+
+
+def test_every_function_reads_a_subnormal_input_as_a_zero_of_its_sign():
+    # Value and derivative of every function at ±subnormal equal, bit for bit,
+    # those at ±0, on the argument and the constant path: whether a kernel
+    # flushes its input itself or leaves it to the CPU's arithmetic (see
+    # jvp.upcast), a subnormal never reaches a result unflushed.
+    wrong = []
+    for dtype in (*PATH_DTYPES, "float64"):
+        tiny = float(np.finfo(np.float64 if dtype == "float64" else np.float32).tiny)
+        with jax.enable_x64(dtype == "float64"):
+            x = jnp.asarray(np.array([tiny / 3, -tiny / 3, tiny / 2**6, -tiny / 2**6]),
+                            dtype)
+            zeros = jnp.asarray(np.array([0.0, -0.0, 0.0, -0.0]), dtype)
+
+            def all_of(v):
+                return {name: (fn(v), jax.vmap(jax.grad(fn))(v))
+                        for name, fn in FUNCTIONS.items()}
+
+            want = jax.jit(all_of)(zeros)
+            got = {"jit": jax.jit(all_of)(x), "constant": jax.jit(lambda x=x: all_of(x))()}
+            wrong += [f"{name} {label} {dtype} {kind}"
+                      for label, results in got.items() for name, pair in results.items()
+                      for kind, value, expected in zip(("value", "derivative"), pair,
+                                                       want[name], strict=True)
+                      if not np.array_equal(_bits(value), _bits(expected))]
+    assert not wrong, wrong

@@ -30,7 +30,7 @@ def _soft_sign_and_derivative(x: jax.Array):
     return y, 1 / (denominator * (denominator + 2 * denominator_err))
 
 
-_soft_sign = unary_activation(_soft_sign_and_derivative)
+_soft_sign = unary_activation(_soft_sign_and_derivative, flush_on_cpu=False)
 
 
 def soft_sign(x: ArrayLike) -> jax.Array:
@@ -180,7 +180,7 @@ def _squareplus_parts(x: jax.Array, b: jax.Array):
     return y, dy_dx, dy_db
 
 
-_squareplus = binary_activation(_squareplus_parts, default_param=4.0)
+_squareplus = binary_activation(_squareplus_parts, default_param=4.0, flush_on_cpu=False)
 
 
 def squareplus(x: ArrayLike, b: ArrayLike = 4) -> jax.Array:

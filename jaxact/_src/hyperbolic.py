@@ -71,9 +71,6 @@ def _tanh_and_derivative(x: jax.Array):
     # does not cancel, and nothing overflows.
     e = exp_short(-2 * jnp.minimum(a, _TANH_SATURATION))  # jnp.minimum keeps NaN
     y = jnp.copysign(jnp.where(is_small, tanh_small, (1 - e) / (1 + e)), x)
-    # A subnormal x is its own tanh; the CPU's arithmetic would flush it to
-    # zero, and XLA's tanh (see _tanh_for_bfloat16) returns it as it is.
-    y = jnp.where(a < jnp.finfo(x.dtype).tiny, x, y)
     # sech^2 from exp(-2|x|) directly at every x: 1 - tanh^2 would round to 0
     # for |x| > 9 in float32, and 4e / (1 + e)^2 has no cancellation anywhere
     # (its sensitivity to e's rounding, (1 - e) / (1 + e), is below 1). So the
@@ -110,7 +107,8 @@ def _tanh_for_bfloat16(x: jax.Array) -> jax.Array:
     return jnp.tanh(x)
 
 
-_tanh = unary_activation(_tanh_and_derivative, cpu_bfloat16_value=_tanh_for_bfloat16)
+_tanh = unary_activation(_tanh_and_derivative, cpu_bfloat16_value=_tanh_for_bfloat16,
+                         flush_on_cpu=False)
 
 
 def tanh(x: ArrayLike, /) -> jax.Array:

@@ -14,9 +14,11 @@ float32 results rounded once to the narrower type.
 
 Subnormals, one way on every path: a value below the smallest normal number
 of the compute type (float32 or float64) is a zero of its sign. The input is
-flushed on entry (:func:`upcast`) and a result is flushed before it is
-rounded to a narrower type (:func:`narrowed`), both with integer operations on
-the bits (:func:`jaxact._src.numerics.flush_subnormals`). XLA's CPU runtime
+flushed on entry (:func:`upcast`; on the CPU only where it could reach a
+result without passing through arithmetic, which reads it as that zero) and a
+result is flushed before it is rounded to a narrower type (:func:`narrowed`),
+both with integer operations on the bits
+(:func:`jaxact._src.numerics.flush_subnormals`). XLA's CPU runtime
 flushes subnormals in arithmetic (FTZ/DAZ) but not in a select, a native
 conversion (one x86 instruction flushes where XLA's software conversion
 keeps) or a constant fold, and which of those a kernel gets depends on the
@@ -55,13 +57,24 @@ def compute_dtype(dtype):
     return jnp.dtype(jnp.float32) if is_narrow(dtype) else jnp.dtype(dtype)
 
 
-def upcast(x: jax.Array) -> jax.Array:
+def upcast(x: jax.Array, *, flush_on_cpu: bool = True) -> jax.Array:
     """An input x in its compute dtype, subnormals flushed (see the module docstring).
 
     For primal values only: the flush is not linear, so a tangent is
     converted with :func:`cast`.
+
+    ``flush_on_cpu=False`` is for a kernel whose every path from x to a
+    result goes through floating-point arithmetic, never through a select,
+    a bit operation or a conversion alone: on the CPU, where XLA runs every
+    kernel with subnormals read and written as zeros (DAZ/FTZ), that
+    arithmetic already reads a subnormal x as the zero of its sign, so the
+    explicit flush would only cost its integer operations. Other platforms
+    keep it.
     """
-    return flushed(cast(x, compute_dtype(x.dtype)))
+    x = cast(x, compute_dtype(x.dtype))
+    if flush_on_cpu:
+        return flushed(x)
+    return jax.lax.platform_dependent(x, cpu=lambda x: x, default=flushed)
 
 
 def narrowed(y: jax.Array, dtype) -> jax.Array:
@@ -306,7 +319,8 @@ def guard_inputs(*args):
 
 
 def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
-                     eager_chunk: int = EAGER_CHUNK, weak_as_inputs: bool = True):
+                     eager_chunk: int = EAGER_CHUNK, weak_as_inputs: bool = True,
+                     flush_on_cpu: bool = True):
     """f(x) as a ``custom_jvp`` from ``value_and_derivative(x) -> (f(x), f'(x))``.
 
     The primal is one fused pass; the JVP rule computes the value from x and
@@ -319,14 +333,14 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
     test checks every one). The derivative is always computed.
 
     ``eager_chunk``, ``weak_as_inputs``: see kernel (a smaller chunk for the
-    costliest activations).
+    costliest activations). ``flush_on_cpu``: see upcast.
     """
     def value(x: jax.Array) -> jax.Array:
-        y, _ = value_and_derivative(upcast(x))
+        y, _ = value_and_derivative(upcast(x, flush_on_cpu=flush_on_cpu))
         return narrowed(y, x.dtype)
 
     def cpu_bfloat16(x: jax.Array) -> jax.Array:
-        return narrowed(cpu_bfloat16_value(upcast(x)), x.dtype)
+        return narrowed(cpu_bfloat16_value(upcast(x, flush_on_cpu=flush_on_cpu)), x.dtype)
 
     # Checkpointed: differentiated again (a second derivative), it keeps x and
     # recomputes, rather than keeping each of its intermediates for the
@@ -334,7 +348,7 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
     # kept intermediate is one more output of a program compiled on the spot.
     @jax.checkpoint
     def derivative(x):
-        return value_and_derivative(upcast(x))[1]
+        return value_and_derivative(upcast(x, flush_on_cpu=flush_on_cpu))[1]
 
     @jax.custom_jvp
     def activation(x: jax.Array) -> jax.Array:
@@ -361,12 +375,13 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
 
 
 def binary_activation(value_and_partials, *, default_param: float | None = None,
-                      eager_chunk: int = EAGER_CHUNK):
+                      eager_chunk: int = EAGER_CHUNK, flush_on_cpu: bool = True):
     """f(x, p) as a ``custom_jvp`` from ``value_and_partials(x, p) -> (f, df/dx, df/dp)``.
 
     The parameter p is cast to x's compute dtype inside (float32 for half
     precision), so a Python number may be passed as it is; ``default_param``
-    is the public function's default p, ``eager_chunk`` as in kernel.
+    is the public function's default p, ``eager_chunk`` as in kernel,
+    ``flush_on_cpu`` as in upcast.
 
     The rule is registered with ``symbolic_zeros=True``: a parameter that is
     not being differentiated contributes no term at all, rather than a zero
@@ -376,12 +391,13 @@ def binary_activation(value_and_partials, *, default_param: float | None = None,
     # Checkpointed, as unary_activation's derivative.
     @jax.checkpoint
     def partials(x, param):
-        return value_and_partials(upcast(x), param)[1:]
+        return value_and_partials(upcast(x, flush_on_cpu=flush_on_cpu), param)[1:]
 
     @jax.custom_jvp
     def activation(x: jax.Array, param: jax.Array) -> jax.Array:
         x, param = guard_inputs(x, param)
-        y, _, _ = value_and_partials(upcast(x), cast(param, compute_dtype(x.dtype)))
+        y, _, _ = value_and_partials(upcast(x, flush_on_cpu=flush_on_cpu),
+                                     cast(param, compute_dtype(x.dtype)))
         return narrowed(y, x.dtype)
 
     def jvp(primals, tangents):

@@ -15,6 +15,9 @@ from jax.typing import ArrayLike
 from jaxact._src.checks import as_float_array, as_kernel_parameter, promoted
 from jaxact._src.jvp import binary_activation, compute_dtype, unary_activation
 from jaxact._src.numerics import (
+    exp_reduced,
+    expm1_reduced,
+    opaque,
     _log1p_series_coefficients,
     exp,
     exp_rescaled,
@@ -49,7 +52,7 @@ def _logistic_and_derivative(x: jax.Array):
     return _logistic_from_exp(x, e), e / square_of_one_plus(e)
 
 
-_sigmoid = unary_activation(_logistic_and_derivative)
+_sigmoid = unary_activation(_logistic_and_derivative, flush_on_cpu=False)
 
 
 def sigmoid(x: ArrayLike) -> jax.Array:
@@ -98,7 +101,7 @@ def _softplus_and_derivative(x: jax.Array):
     return y, _logistic_from_exp(x, e)
 
 
-_softplus = unary_activation(_softplus_and_derivative)
+_softplus = unary_activation(_softplus_and_derivative, flush_on_cpu=False)
 
 
 def softplus(x: ArrayLike) -> jax.Array:
@@ -139,7 +142,7 @@ def _log_sigmoid_and_derivative(x: jax.Array):
     return -y, dy
 
 
-_log_sigmoid = unary_activation(_log_sigmoid_and_derivative)
+_log_sigmoid = unary_activation(_log_sigmoid_and_derivative, flush_on_cpu=False)
 
 
 def log_sigmoid(x: ArrayLike) -> jax.Array:
@@ -276,7 +279,7 @@ def _generalized_logistic_finite_parts(x: jax.Array, alpha: jax.Array):
 # alpha = 1 goes through this kernel too, not sigmoid's: a Python float, an
 # array and a traced alpha must give the same bits.
 _generalized_logistic = binary_activation(
-    _generalized_logistic_parts, default_param=1.0, eager_chunk=4
+    _generalized_logistic_parts, default_param=1.0, eager_chunk=4, flush_on_cpu=False
 )
 
 
@@ -372,6 +375,31 @@ def _reciprocal_estimate(q: jax.Array) -> jax.Array:
     return 2.07294014 - q * (1.39872702 - 0.30780061 * q)
 
 
+def _silu_value(x: jax.Array, bounded: jax.Array) -> jax.Array:
+    """silu(x) = x sigma(x), with e = exp(-|x|) = scale m exp(r) from exp_reduced.
+
+    Numerator and denominator divided by exp(r): sigma(|x|) = 1 / ((1 + m) +
+    m expm1(r)) and sigma(-|x|) = m / ((1 + e^-r) + ...) = m / ((1 + m) +
+    expm1(-r)), with m a power of 2. So x m is exact, 1 + m is exact (where m
+    >= 2^-23; below, the small terms are summed first), m expm1(r) is exact,
+    and the denominator rounds once: e's own rounding, which carries to the
+    result in full for x < 0, never happens. The scale (2^-64 below
+    x = -69, where it keeps m normal) is applied last, exactly wherever the
+    result is normal.
+    """
+    negative = x < 0
+    m, r, scale = exp_reduced(-jnp.abs(bounded), jnp.zeros_like(x))
+    m_scaled = m * scale
+    one = opaque(1.0, x.dtype)  # (1 + a) + b is not reassociated
+    w = expm1_reduced(jnp.where(negative, -r, r))
+    tail = jnp.where(negative, w, (m * w) * scale)
+    small_m = m_scaled < 2.0**-23
+    denominator = jnp.where(small_m, one + (tail + m_scaled), (one + m_scaled) + tail)
+    # x is clamped from below only (silu(inf) = inf; inf * 0 would be NaN).
+    numerator = jnp.where(negative, jnp.maximum(x, -_SATURATION) * m, x)
+    return (numerator / denominator) * jnp.where(negative, scale, 1)
+
+
 @jax.jit
 def _silu_and_derivative(x: jax.Array):
     bounded = jnp.clip(x, -_SATURATION, _SATURATION)  # keeps NaN
@@ -399,6 +427,10 @@ def _silu_and_derivative(x: jax.Array):
     # Both products rounded before the add (numerics.rounded): an FMA in some
     # loops and not in others would make y depend on the array's shape.
     y = ((rounded(numerator) + rounded((bounded * m) * (m_error - q_error))) / q) * rescale
+    if x.dtype == jnp.float32:
+        # Cheaper, as accurate (XLA drops the y above, computed for float64,
+        # where exp_reduced's exp has no reduced form).
+        y = _silu_value(x, bounded)
     # silu' = sigma(x) (1 + x sigma(-x)) = m g / (1 + e)^2 with
     # x >= 0: g = 1 + e + x e (no cancellation: all terms >= 0);
     # x < 0:  g = (1 + x) + e, which cancels near the root (series there).
@@ -422,7 +454,7 @@ def _silu_and_derivative(x: jax.Array):
     return y, jnp.where(near_root, slope_near_root, slope)
 
 
-_silu = unary_activation(_silu_and_derivative)
+_silu = unary_activation(_silu_and_derivative, flush_on_cpu=False)
 
 
 def silu(x: ArrayLike) -> jax.Array:
@@ -527,7 +559,7 @@ def _log1mexp_and_derivative(x: jax.Array):
     return y, slope
 
 
-_log1mexp = unary_activation(_log1mexp_and_derivative, eager_chunk=4)
+_log1mexp = unary_activation(_log1mexp_and_derivative, eager_chunk=4, flush_on_cpu=False)
 
 
 def log1mexp(x: ArrayLike) -> jax.Array:

@@ -66,7 +66,7 @@ def _hard_sigmoid_and_derivative(x: jax.Array):
     return _hard_sigmoid_value(x), jnp.where(inside, 1 / 6, _zero_or_nan(x)).astype(x.dtype)
 
 
-_hard_sigmoid = unary_activation(_hard_sigmoid_and_derivative)
+_hard_sigmoid = unary_activation(_hard_sigmoid_and_derivative, flush_on_cpu=False)
 
 
 def hard_sigmoid(x: ArrayLike) -> jax.Array:
@@ -273,7 +273,7 @@ def _sparse_plus_and_derivative(x: jax.Array):
     return y, dy.astype(x.dtype)
 
 
-_sparse_plus = unary_activation(_sparse_plus_and_derivative)
+_sparse_plus = unary_activation(_sparse_plus_and_derivative, flush_on_cpu=False)
 
 
 def sparse_plus(x: ArrayLike) -> jax.Array:
@@ -325,7 +325,7 @@ def _sparse_sigmoid_and_derivative(x: jax.Array):
     return y, dy.astype(x.dtype)
 
 
-_sparse_sigmoid = unary_activation(_sparse_sigmoid_and_derivative)
+_sparse_sigmoid = unary_activation(_sparse_sigmoid_and_derivative, flush_on_cpu=False)
 
 
 def sparse_sigmoid(x: ArrayLike) -> jax.Array:

@@ -129,7 +129,7 @@ def _leaky_relu_parts(x: jax.Array, negative_slope: jax.Array):
     return y, dy_dx, dy_dslope
 
 
-_leaky_relu = binary_activation(_leaky_relu_parts, default_param=0.01)
+_leaky_relu = binary_activation(_leaky_relu_parts, default_param=0.01, flush_on_cpu=False)
 
 
 def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> jax.Array:
@@ -207,7 +207,7 @@ def _elu_parts(x: jax.Array, alpha: jax.Array):
     return y, dy_dx, dy_dalpha
 
 
-_elu = binary_activation(_elu_parts, default_param=1.0)
+_elu = binary_activation(_elu_parts, default_param=1.0, flush_on_cpu=False)
 
 
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
@@ -276,7 +276,7 @@ def _relu6_and_derivative(x: jax.Array):
     return y, dy.astype(x.dtype)
 
 
-_relu6 = unary_activation(_relu6_and_derivative)
+_relu6 = unary_activation(_relu6_and_derivative, flush_on_cpu=False)
 
 
 def relu6(x: ArrayLike) -> jax.Array:
@@ -393,7 +393,7 @@ def _selu_and_derivative(x: jax.Array):
     return y, dy.astype(x.dtype)
 
 
-_selu = unary_activation(_selu_and_derivative)
+_selu = unary_activation(_selu_and_derivative, flush_on_cpu=False)
 
 
 def selu(x: ArrayLike) -> jax.Array:
