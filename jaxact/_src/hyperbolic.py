@@ -252,7 +252,10 @@ def _mish_and_derivative(x: jax.Array):
     # x is clamped only from below (mish(inf) = inf); the small term uses
     # the clamped x (inf * 0 would be NaN).
     y = (jnp.maximum(x, -_SATURATION) * t + bounded * t_lo) * rescale
-    y = jnp.where(x == 0, x, y)  # mish(-0.0) = -0.0, as x * t gives
+    # mish(-0.0) = -0.0, as x * t gives (copysign, not x: a subnormal x
+    # compares equal to 0 on the CPU and must not pass through, see
+    # jvp.upcast).
+    y = jnp.where(x == 0, jnp.copysign(jnp.zeros_like(y), x), y)
 
     # t' = 4 e w (1 + e) / D^2, w = e (x >= 0) or 1, corrected for the
     # errors of e (once or twice), of 1 + e, of D and of D^2 (1 / (1 + e)
@@ -291,7 +294,7 @@ def _mish_and_derivative(x: jax.Array):
     return y, jnp.where(near_root, slope_near_root, slope)
 
 
-_mish = unary_activation(_mish_and_derivative, eager_chunk=4)
+_mish = unary_activation(_mish_and_derivative, eager_chunk=4, flush_on_cpu=False)
 
 
 def mish(x: ArrayLike) -> jax.Array:

@@ -119,9 +119,12 @@ def _hard_silu_and_derivative(x: jax.Array):
     quadratic = rounded(product * sixth_hi) + rounded(product * sixth_lo)
     # -0.0 below the kink, the sign jax.nn's x * 0 gives; also the limit at
     # -inf (jax.nn: -inf * 0 = NaN). At x = ±0 the correction terms would
-    # add +0.0 to -0.0: x itself keeps the sign, as x * hard_sigmoid(x).
+    # add +0.0 to -0.0: the zero of x's sign, as x * hard_sigmoid(x) gives
+    # (copysign, not x: a subnormal x compares equal to 0 on the CPU and must
+    # not pass through, see jvp.upcast).
+    zero = jnp.copysign(jnp.zeros_like(x), x)
     y = jnp.where(
-        x >= 3, x, jnp.where(x <= -3, -0.0, jnp.where(x == 0, x, quadratic))
+        x >= 3, x, jnp.where(x <= -3, -0.0, jnp.where(x == 0, zero, quadratic))
     )
     # (2x + 3) / 6 = hard_sigmoid(x) + x / 6 without the cancellation of that
     # sum near x = -1.5: 2x + 3 is exact there (Sterbenz). The kinks take
@@ -132,7 +135,7 @@ def _hard_silu_and_derivative(x: jax.Array):
     return y, dy.astype(x.dtype)
 
 
-_hard_silu = unary_activation(_hard_silu_and_derivative)
+_hard_silu = unary_activation(_hard_silu_and_derivative, flush_on_cpu=False)
 
 
 def hard_silu(x: ArrayLike) -> jax.Array:
