@@ -416,8 +416,9 @@ class PReLU:
 #   piece axis. A reduction over the piece axis (jnp.max) that follows the
 #   matmul is fused into the matmul's own (YNNPACK) fusion, where a reduction
 #   over a short minor axis runs slower than the matmul itself; and an
-#   elementwise maximum is fused into a matmul or a reduction that consumes
-#   the result, leaving each strided slice to be written out on its own.
+#   elementwise maximum is fused into a reduction that consumes the result
+#   (a loss summing it against a cotangent), leaving each strided slice to
+#   be written out on its own.
 #   Compares and selects stay in one loop fusion that reads the matmul's
 #   output once.
 # * The value with the index of its piece, as the derivative needs it, is one
