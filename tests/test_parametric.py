@@ -377,6 +377,34 @@ def test_maxout_nan_and_inf():
     np.testing.assert_array_equal(grad, [0, 0, 0, 0, 1, 0])
 
 
+def test_maxout_value_is_the_winning_piece_on_every_call_path():
+    # Ties of signed zeros, NaN pieces and infinities: the value is the very
+    # piece that takes the gradient (argmax's), bit for bit, whether computed
+    # alone, jitted, or beside its derivative in either mode.
+    z = jnp.array([
+        [-0.0, 0.0, -1.0], [0.0, -0.0, -0.0], [1.0, jnp.nan, jnp.nan],
+        [-jnp.inf, -jnp.inf, -jnp.inf], [2.0, 5.0, 5.0], [-3.0, -2.0, -0.0],
+    ])
+
+    def f(z):
+        return jaxact.maxout(z, 3)
+
+    winner = jnp.argmax(z, axis=-1)
+    expected = np.asarray(jnp.take_along_axis(z, winner[:, None], axis=-1))
+    paths = {
+        "plain": f(z),
+        "jit": jax.jit(f)(z),
+        "vjp": jax.vjp(f, z)[0],
+        "jvp": jax.jvp(f, (z,), (jnp.ones_like(z),))[0],
+        "jit(vjp)": jax.jit(lambda z: jax.vjp(f, z)[0])(z),
+    }
+    for path, got in paths.items():
+        np.testing.assert_array_equal(got, expected, err_msg=path)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected), err_msg=path)
+    grad = jax.grad(lambda z: jnp.sum(f(z)))(z)
+    np.testing.assert_array_equal(grad, jax.nn.one_hot(winner, 3))
+
+
 def test_maxout_gradient_matches_finite_differences_float64():
     z = _random((3, 8))  # distinct values: the maximum is smooth there
     check_grads(lambda z: jaxact.maxout(z, 4), (z,), order=2, modes=["fwd", "rev"])

@@ -405,24 +405,107 @@ class PReLU:
 # Maxout
 
 
+# Both functions below give the first maximum of each unit's pieces, the
+# piece that argmax picks: of pieces equal to the maximum the lowest index,
+# and of NaN pieces (NaN counts as the maximum) the first. Their value is that
+# piece itself, so the two agree bit for bit, down to which of two tied zeros
+# (-0.0 or +0.0) comes out. Two forms, because XLA's CPU backend needs
+# different ones for the value alone and for the value with its winner:
+#
+# * The value alone is a chain of compares and selects over slices of the
+#   piece axis. A reduction over the piece axis (jnp.max) that follows the
+#   matmul is fused into the matmul's own (YNNPACK) fusion, where a reduction
+#   over a short minor axis runs slower than the matmul itself; and an
+#   elementwise maximum is fused into a reduction that consumes the result
+#   (a loss summing it against a cotangent), leaving each strided slice to
+#   be written out on its own.
+#   Compares and selects stay in one loop fusion that reads the matmul's
+#   output once.
+# * The value with the index of its piece, as the derivative needs it, is one
+#   variadic reduction (jnp.argmax's form), which writes the winners out
+#   once. Computed by the chain, the winners are fused into the gradient's
+#   select and computed again for each of its elements.
+#
+# On other backends each form is one elementwise or reduction fusion.
+
+
+def _select_first_maximum(grouped: jax.Array, piece_axis: int) -> jax.Array:
+    pieces = [jax.lax.index_in_dim(grouped, piece, piece_axis, keepdims=False)
+              for piece in range(grouped.shape[piece_axis])]
+    best = pieces[0]
+    for piece in pieces[1:]:
+        # A later piece replaces the best so far only if it is greater, or NaN
+        # where the best so far is not.
+        takes = piece > best
+        if jnp.issubdtype(grouped.dtype, jnp.inexact):
+            takes = takes | (jnp.isnan(piece) & ~jnp.isnan(best))
+        best = jnp.where(takes, piece, best)
+    return best
+
+
+def _lowest(dtype) -> jax.Array:
+    """The value that no element of ``dtype`` is below (NaN aside)."""
+    if jnp.issubdtype(dtype, jnp.inexact):
+        return jnp.array(-jnp.inf, dtype)
+    if jnp.issubdtype(dtype, jnp.integer):
+        return jnp.array(jnp.iinfo(dtype).min, dtype)
+    return jnp.array(False, dtype)
+
+
+def _pick_first_maximum(left, right):
+    (left_value, left_index), (right_value, right_index) = left, right
+    left_nan, right_nan = left_value != left_value, right_value != right_value
+    tied = (left_value == right_value) | (left_nan & right_nan)
+    # Commutative and associative (a total order on (value, index) pairs), so
+    # the result does not depend on the order in which XLA combines pieces.
+    left_wins = ((left_value > right_value) | (left_nan & ~right_nan)
+                 | (tied & (left_index < right_index)))
+    return (jnp.where(left_wins, left_value, right_value),
+            jnp.where(left_wins, left_index, right_index))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _first_maximum_and_winner(grouped: jax.Array, piece_axis: int):
+    """The first maximum over ``piece_axis`` and its piece index (int32), kept as an axis."""
+    num_pieces = grouped.shape[piece_axis]
+    index = jax.lax.broadcasted_iota(jnp.int32, grouped.shape, piece_axis)
+    value, winner = jax.lax.reduce(
+        (grouped, index), (_lowest(grouped.dtype), jnp.int32(num_pieces)),
+        _pick_first_maximum, (piece_axis,))
+    return jnp.expand_dims(value, piece_axis), jnp.expand_dims(winner, piece_axis)
+
+
+def _winning_tangent(grouped_dot: jax.Array, winner: jax.Array, piece_axis: int) -> jax.Array:
+    # The whole tangent of a unit comes from one piece, the first maximum.
+    # jnp.max's own rule instead counts the tied pieces and divides by that
+    # count: a comparison, a sum over the pieces and a division per element
+    # more than this select on the winner.
+    index = jax.lax.broadcasted_iota(winner.dtype, grouped_dot.shape, piece_axis)
+    return jnp.sum(jnp.where(index == winner, grouped_dot, 0), axis=piece_axis, keepdims=True)
+
+
+@_first_maximum_and_winner.defjvp
+def _first_maximum_and_winner_jvp(piece_axis, primals, tangents):
+    (grouped,), (grouped_dot,) = primals, tangents
+    # Through the function itself, so that every order of derivative takes
+    # the same winner (JAX differentiates no variadic reduction).
+    value, winner = _first_maximum_and_winner(grouped, piece_axis)
+    winner_dot = jnp.zeros(winner.shape, jax.dtypes.float0)
+    return (value, winner), (_winning_tangent(grouped_dot, winner, piece_axis), winner_dot)
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 @functools.partial(jax.jit, static_argnums=1)
 def _max_over_pieces(grouped: jax.Array, piece_axis: int) -> jax.Array:
-    return jnp.max(grouped, axis=piece_axis)
+    return _select_first_maximum(grouped, piece_axis)
 
 
 @_max_over_pieces.defjvp
 def _max_over_pieces_jvp(piece_axis, primals, tangents):
     (grouped,), (grouped_dot,) = primals, tangents
-    # The whole tangent of a unit comes from one piece, the first maximum
-    # (argmax's tie rule; NaN counts as the maximum). jnp.max's own rule
-    # instead counts the tied pieces and divides by that count: a comparison,
-    # a sum over the pieces and a division per element more than this select
-    # on the argmax.
-    winner = jnp.argmax(grouped, axis=piece_axis, keepdims=True)
-    pieces = jax.lax.broadcasted_iota(winner.dtype, grouped.shape, piece_axis)
-    y_dot = jnp.sum(jnp.where(pieces == winner, grouped_dot, 0), axis=piece_axis)
-    return _max_over_pieces(grouped, piece_axis), y_dot
+    value, winner = _first_maximum_and_winner(grouped, piece_axis)
+    y_dot = _winning_tangent(grouped_dot, winner, piece_axis)
+    return jnp.squeeze(value, piece_axis), jnp.squeeze(y_dot, piece_axis)
 
 
 def _maxout(z: jax.Array, num_pieces: int, axis: int, fn_name: str) -> jax.Array:
@@ -434,7 +517,7 @@ def _maxout(z: jax.Array, num_pieces: int, axis: int, fn_name: str) -> jax.Array
         )
     # Contiguous groups: a reshape of the feature axis into (units, pieces),
     # which costs nothing. Grouping with stride (pieces, units) was measured
-    # no faster once the gradient goes through the argmax select above.
+    # no faster once the gradient goes through the select on the winner above.
     grouped = z.reshape(z.shape[:axis] + (features // num_pieces, num_pieces) + z.shape[axis + 1:])
     return _max_over_pieces(grouped, axis + 1)
 
@@ -466,8 +549,9 @@ def maxout(z: ArrayLike, num_pieces: int, *, axis: int = -1) -> jax.Array:
     Derivative: the gradient of a unit goes entirely to its winning piece.
     Ties: the piece with the lowest index among those equal to the maximum
     takes all of the gradient (the first maximum, as ``jnp.argmax``), where
-    ``jnp.max`` would split it evenly among them. A NaN piece makes the
-    unit NaN, and the first NaN piece takes the gradient.
+    ``jnp.max`` would split it evenly among them; the value is that piece's
+    (of tied zeros, the first one's sign). A NaN piece makes the unit NaN,
+    and the first NaN piece takes the gradient.
 
     Limits: ±inf pieces take part in the maximum like any other value.
 
