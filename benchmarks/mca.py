@@ -17,9 +17,8 @@ Run as ``python -m benchmarks.mca [--functions NAME...] [--dtype float32]``:
 prints one line per function. Needs ``objdump`` and ``llvm-mca`` on the PATH
 (:func:`tools_missing` says which are not); the XLA dump flag must be set before
 JAX starts, so :func:`static_profile` runs this module in a child process.
-Kernels that XLA emits without a recognisable counted loop (its own library
-calls, e.g. the tanh of jax.nn on some versions) are counted as unknown, and a
-ratio with an unknown side is not given.
+A kernel whose main loop cannot be found, or calls out of the loop (a libm
+function), is unknown, and a ratio with an unknown side is not given.
 """
 
 from __future__ import annotations
@@ -71,6 +70,9 @@ def _main_loop(lines: list[tuple[int, str]], itemsize: int) -> tuple[list[str], 
         jump = re.match(r"j\w+\s+([0-9a-f]+)\b", instruction)
         if jump and int(jump.group(1), 16) < address:
             jumps.append((int(jump.group(1), 16), address))
+    if not jumps:
+        # No loop: a scalar computation (of a parameter, say), nothing per element.
+        return [], 0.0
     innermost = [(start, end) for start, end in jumps
                  if not any(start <= s and e <= end and (s, e) != (start, end)
                             for s, e in jumps)]
@@ -83,7 +85,9 @@ def _main_loop(lines: list[tuple[int, str]], itemsize: int) -> tuple[list[str], 
             if store and "rsp" not in store.group(3) and "rbp" not in store.group(3):
                 lanes = {"x": 16, "y": 32, "z": 64}[store.group(1)] // itemsize
                 stores.setdefault(store.group(3), []).append(lanes)
-        if not stores:
+        # A loop that calls out (a libm pow, say) costs what llvm-mca cannot
+        # see: unknown.
+        if not stores or any(text.startswith("call") for text in body):
             continue
         step = min(sum(lanes) for lanes in stores.values())
         if best is None or len(body) > len(best[0]):
@@ -108,9 +112,9 @@ def _kernels_cost(objects: Sequence[Path], itemsize: int) -> float | None:
     for obj in objects:
         loop = _main_loop(_disassemble(obj), itemsize)
         if loop is None:
-            # A kernel without a loop is a scalar or a library call: unknown
-            # unless it is one of XLA's tiny wrappers around a constant.
             return None
+        if not loop[0]:
+            continue
         cycles = _loop_cycles(loop[0])
         if cycles is None:
             return None
