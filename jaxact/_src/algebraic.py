@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_kernel_parameter, promoted
@@ -97,6 +98,90 @@ def _rough_reciprocal(v: jax.Array) -> jax.Array:
     return jax.lax.bitcast_convert_type(jnp.array(two_ones, uint) - bits, v.dtype)
 
 
+@jax.custom_jvp
+def _root(total: jax.Array) -> jax.Array:
+    """sqrt(total), whose derivative is 0 rather than inf where total is 0.
+
+    total = x^2 + b is 0 only at x = b = 0, the kink of relu, where the first
+    derivative is a selected constant; there, and wherever b = 0 leaves the
+    near branch unused, the infinite slope of sqrt times a zero cotangent
+    made every second derivative NaN.
+    """
+    return jnp.sqrt(total)
+
+
+@_root.defjvp
+def _root_jvp(primals, tangents):
+    (total,), (total_dot,) = primals, tangents
+    root = _root(total)
+    return root, total_dot * jnp.where(root > 0, 0.5 / jnp.where(root > 0, root, 1), 0)
+
+
+@jax.custom_jvp
+def _quotient(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
+    """numerator / denominator, with derivatives that stay finite where it is 0.
+
+    Its tangent is (numerator' - quotient denominator') / denominator, never
+    through denominator^2 as autodiff's is: for b = 0 the far quotient
+    b / (4 |x|) is 0 while |x|^2 underflows at tiny x, and 0 / 0 met a zero
+    cotangent in a second derivative (NaN). Where the denominator is 0 too
+    (the near branch, discarded when b = 0) the tangent is 0.
+    """
+    return numerator / denominator
+
+
+@_quotient.defjvp
+def _quotient_jvp(primals, tangents):
+    (numerator, denominator), (numerator_dot, denominator_dot) = primals, tangents
+    quotient = _quotient(numerator, denominator)
+    # Every factor masked, not just the result: the transpose multiplies a
+    # zero cotangent by each of them.
+    usable = denominator != 0
+    safe = jnp.where(usable, denominator, 1)
+    safe_quotient = jnp.where(usable, quotient, 0)
+    slope = jnp.where(usable, (numerator_dot - safe_quotient * denominator_dot) / safe, 0)
+    return quotient, slope
+
+
+@jax.custom_jvp
+def _slope(x: jax.Array, b: jax.Array, y: jax.Array, r: jax.Array) -> jax.Array:
+    """dy/dx = y / r, given y and r = sqrt(x^2 + b) as computed from x and b.
+
+    Its own derivatives are the closed forms d/dx = b / (2 r^3) and d/db =
+    -x / (4 r^3) (see the rule below), not autodiff of y / r: for x >> sqrt(b)
+    that is the difference of two terms near 1 / r whose difference is
+    b / (2 r^3), which cancels. The tangents of y and r are ignored: they are
+    functions of x and b, whose tangents the closed forms already take.
+    """
+    relu_kink = (x == 0) & (b == 0)
+    special = relu_kink | (x == jnp.inf)
+    ratio = jnp.where(special, 0, y) / jnp.where(special, 1, r)
+    return jnp.where(relu_kink, 0.5, jnp.where(x == jnp.inf, 1, ratio))
+
+
+def _slope_jvp(primals, tangents):
+    x, b, y, r = primals
+    x_dot, b_dot, _, _ = tangents
+    # Divided by r three times (r^3 overflows for |x| > 7e12 in float32) and
+    # masked where r is 0 (the kink of b = 0, where both are 0 by the kink
+    # convention) or x infinite (limits 0). NaN reaches every order through r.
+    flat = ((x == 0) & (b == 0)) | jnp.isinf(x)
+    safe_r = jnp.where(flat, 1, r)
+    curvature = jnp.where(flat, 0, (((0.5 * b) / safe_r) / safe_r) / safe_r)
+    along_b = jnp.where(flat, 0, -(((0.25 * x) / safe_r) / safe_r) / safe_r)
+    # Symbolic zeros: a direction that is not differentiated adds no term (a
+    # zero tangent times along_b, infinite for b = 0 at tiny x, is NaN).
+    slope_dot = jnp.zeros_like(curvature)
+    if not isinstance(x_dot, SymbolicZero):
+        slope_dot = slope_dot + x_dot * curvature
+    if not isinstance(b_dot, SymbolicZero):
+        slope_dot = slope_dot + b_dot * along_b
+    return _slope(x, b, y, r), slope_dot
+
+
+_slope.defjvp(_slope_jvp, symbolic_zeros=True)
+
+
 @jax.jit
 def _squareplus_parts(x: jax.Array, b: jax.Array):
     """(y, dy/dx, dy/db) for y = (x + r) / 2 with r = sqrt(x^2 + b).
@@ -125,7 +210,7 @@ def _squareplus_parts(x: jax.Array, b: jax.Array):
     # at most, and the Dekker product that would carry it was a sixth of
     # the arithmetic.
     total, total_err = two_sum(square, scaled_b)
-    root = jnp.sqrt(total)
+    root = _root(total)
     # r = root + correction to about twice the working precision: the
     # residual t + t_err - root^2 is formed exactly (t - fl(root^2) cancels
     # exactly, Sterbenz) and sqrt(root^2 + res) = root + res / (2 root). 0 / 0
@@ -149,7 +234,7 @@ def _squareplus_parts(x: jax.Array, b: jax.Array):
     near_y = jnp.where(
         x >= 0,
         unscale * (0.5 * (sum_hi + sum_lo)),
-        (b / (2 * (sum_hi + sum_lo))) * factor,
+        _quotient(b, 2 * (sum_hi + sum_lo)) * factor,
     )
     near_r = unscale * (root + correction)
     # Far: r = |x| (1 + b / (2 x^2)), y = x + b / (4 x) or b / (4 |x|); the
@@ -160,7 +245,7 @@ def _squareplus_parts(x: jax.Array, b: jax.Array):
     # derivative, is inf at x = 0 (and overflows for |x| below the square
     # root of the smallest normal), and inf times a zero cotangent is NaN in
     # the second derivative.
-    far_quotient = (0.25 * b) / jnp.where(is_far, magnitude, 1)
+    far_quotient = _quotient(0.25 * b, jnp.where(is_far, magnitude, 1))
     far_y = jnp.where(x > 0, x + far_quotient, far_quotient)
     far_r = magnitude + 2 * far_quotient
     y = jnp.where(is_far, far_y, near_y)
@@ -171,10 +256,7 @@ def _squareplus_parts(x: jax.Array, b: jax.Array):
     # x = 0, and at x = inf it is inf / inf: there the limits 1/2 and 1 are
     # selected, and the quotient is of masked operands, whose derivatives
     # (of any order) are finite.
-    relu_kink = (x == 0) & (b == 0)
-    special = relu_kink | (x == jnp.inf)
-    ratio = jnp.where(special, 0, y) / jnp.where(special, 1, r)
-    dy_dx = jnp.where(relu_kink, 0.5, jnp.where(x == jnp.inf, 1, ratio))
+    dy_dx = _slope(x, b, y, r)
     # dy/db = 1 / (4 r): inf at x = b = 0, the true limit.
     dy_db = 0.25 / r
     return y, dy_dx, dy_db

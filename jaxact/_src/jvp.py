@@ -388,10 +388,14 @@ def binary_activation(value_and_partials, *, default_param: float | None = None,
     tangent times df/dp, which is NaN where df/dp is infinite (leaky_relu's
     df/dslope = x at x = -inf) and costs a pass of arithmetic everywhere else.
     """
-    # Checkpointed, as unary_activation's derivative.
-    @jax.checkpoint
-    def partials(x, param):
-        return value_and_partials(upcast(x, flush_on_cpu=flush_on_cpu), param)[1:]
+    # Checkpointed, as unary_activation's derivative. Only the partials the
+    # tangents ask for: a partial computed and left unused still has
+    # derivatives, and a zero cotangent times an infinite one of them is NaN
+    # (squareplus's dy/db = 1 / (4 r) at tiny x with b = 0, in jax.hessian).
+    @functools.partial(jax.checkpoint, static_argnums=(2,))
+    def partials(x, param, wanted):
+        return tuple(value_and_partials(upcast(x, flush_on_cpu=flush_on_cpu), param)[i]
+                     for i in wanted)
 
     @jax.custom_jvp
     def activation(x: jax.Array, param: jax.Array) -> jax.Array:
@@ -411,14 +415,14 @@ def binary_activation(value_and_partials, *, default_param: float | None = None,
         (x,) = guard_inputs(x)
         (param,) = guard_inputs(param)
         param = cast(param, compute_dtype(x.dtype))
-        dy_dx, dy_dparam = partials(separate(x), param)
-        ct = dy_dx.dtype
-        y_dot = jnp.zeros_like(dy_dx)
-        if not isinstance(x_dot, SymbolicZero):
-            y_dot = y_dot + cast(x_dot, ct) * dy_dx
-        if not isinstance(param_dot, SymbolicZero):
-            y_dot = y_dot + cast(param_dot, ct) * dy_dparam
-        return y, cast(y_dot, x.dtype)
+        wanted = tuple(i for i, dot in ((1, x_dot), (2, param_dot))
+                       if not isinstance(dot, SymbolicZero))
+        terms = [cast(dot, d.dtype) * d for dot, d in zip(
+            (dot for dot in (x_dot, param_dot) if not isinstance(dot, SymbolicZero)),
+            partials(separate(x), param, wanted), strict=True)]
+        if not terms:
+            return y, jnp.zeros_like(y)
+        return y, cast(sum(terms[1:], terms[0]), x.dtype)
 
     activation.defjvp(jvp, symbolic_zeros=True)
     return kernel(activation, default_param=default_param, eager_chunk=eager_chunk)

@@ -15,19 +15,19 @@ from jax.typing import ArrayLike
 from jaxact._src.checks import as_float_array, as_kernel_parameter, promoted
 from jaxact._src.jvp import binary_activation, compute_dtype, unary_activation
 from jaxact._src.numerics import (
-    exp_reduced,
-    expm1_reduced,
-    opaque,
     _log1p_series_coefficients,
     exp,
+    exp_reduced,
     exp_rescaled,
     exp_with_error,
     expm1_nonpositive,
+    expm1_reduced,
     fast_two_sum,
     horner,
     log1p_exp_neg,
     log1p_small,
     one_plus_small,
+    opaque,
     rounded,
     series_near_root,
     square_of_one_plus,
