@@ -345,12 +345,6 @@ _GL_THIRD = (
     "autodiff of the error-free products and sums of the first derivative",
 )
 KNOWN_DEFECTS = {
-    ("silu", np.float32): (
-        lambda x: x >= 80,
-        "for x > 79 the first derivative uses e^-|x| scaled by e^19.4 in "
-        "the underflow zone without scaling back (it only meets 1 + e "
-        "there); its derivative keeps the factor",
-    ),
     ("mish", np.float32): (lambda x: x >= 20, "as silu, beyond x = 47; and cancellation"),
     ("mish", np.float64): (lambda x: x >= 20, "cancellation in the x > 0 first derivative"),
     ("gelu", np.float32): _GELU_THIRD,

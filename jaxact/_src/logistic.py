@@ -410,7 +410,10 @@ def _silu_and_derivative(x: jax.Array):
     e, delta, rescale = exp_rescaled(-jnp.abs(bounded))
     # 1 + e = q + q_lo exactly. Every result below is m (...) / q^k with
     # m = 1 for x >= 0 and e for x < 0, so the rescaling applies to x < 0
-    # only (for x > 79, 1 + e and 1 + e + x e are 1 however e is scaled).
+    # only. For x > 79, 1 + e and 1 + e + x e are 1 however e is scaled, but
+    # their derivatives (silu'' ~ -x e^-x, normal up to x = 87) are not:
+    # there e is scaled back.
+    e = jnp.where(positive, e * rescale, e)
     q, q_lo = one_plus_small(e)
     m = jnp.where(positive, 1, e)
     rescale = jnp.where(positive, 1, rescale)
