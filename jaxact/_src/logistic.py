@@ -391,7 +391,10 @@ def _silu_value(x: jax.Array, bounded: jax.Array) -> jax.Array:
     m, r, scale = exp_reduced(-jnp.abs(bounded), jnp.zeros_like(x))
     m_scaled = m * scale
     one = opaque(1.0, x.dtype)  # (1 + a) + b is not reassociated
-    w = expm1_reduced(jnp.where(negative, -r, r))
+    signed_r = jnp.where(negative, -r, r)
+    # float64's r is exp_reduced's tiny shift correction (|r| < 1e-13), for
+    # which r is expm1(r) to far below an ULP.
+    w = expm1_reduced(signed_r) if x.dtype == jnp.float32 else signed_r
     tail = jnp.where(negative, w, (m * w) * scale)
     small_m = m_scaled < 2.0**-23
     denominator = jnp.where(small_m, one + (tail + m_scaled), (one + m_scaled) + tail)
@@ -430,10 +433,8 @@ def _silu_and_derivative(x: jax.Array):
     # Both products rounded before the add (numerics.rounded): an FMA in some
     # loops and not in others would make y depend on the array's shape.
     y = ((rounded(numerator) + rounded((bounded * m) * (m_error - q_error))) / q) * rescale
-    if x.dtype == jnp.float32:
-        # Cheaper, as accurate (XLA drops the y above, computed for float64,
-        # where exp_reduced's exp has no reduced form).
-        y = _silu_value(x, bounded)
+    # Cheaper, as accurate (XLA drops the y above from the value's pass).
+    y = _silu_value(x, bounded)
     # silu' = sigma(x) (1 + x sigma(-x)) = m g / (1 + e)^2 with
     # x >= 0: g = 1 + e + x e (no cancellation: all terms >= 0);
     # x < 0:  g = (1 + x) + e, which cancels near the root (series there).
