@@ -25,6 +25,7 @@ from jax.typing import ArrayLike
 from jaxact._src.checks import as_float_array
 from jaxact._src.jvp import unary_activation
 from jaxact._src.numerics import (
+    _EXP_SHORT_COEFFICIENTS,
     exp_reduced,
     expm1_reduced,
     horner,
@@ -349,6 +350,39 @@ def _exact_cubic_head(square, square_lo, d_hi: float, d_lo: float):
     return cubic, cubic_lo
 
 
+def _halves(v: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(hi, lo) = (upper_half(v), v - hi), both exact: a product of two
+    halves is exact, and the split costs a mask and a subtraction where
+    Dekker's costs a multiply and three subtractions."""
+    hi = upper_half(v)
+    return hi, v - hi
+
+
+def _product_error(a: tuple[jax.Array, jax.Array], b: tuple[jax.Array, jax.Array],
+                   product: jax.Array) -> jax.Array:
+    """a b - fl(a b), exactly, from the halves of a and b (Dekker's sum of
+    the four partial products, each exact; with truncated halves every
+    partial sum is exact too). No product here rounds, so a fused
+    multiply-add that the compiler may form or not gives the same bits."""
+    (a_hi, a_lo), (b_hi, b_lo) = a, b
+    return ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def _constant_halves(value: float, dtype) -> tuple[float, float]:
+    """_halves of a Python float rounded to ``dtype``, as Python floats."""
+    hi = _upper_half_constant(value, dtype)
+    return hi, float(np.asarray(value, dtype)) - hi
+
+
+def _expm1_short(r: jax.Array) -> jax.Array:
+    """expm1_reduced with exp's five-term polynomial for float32 (exp_short's,
+    0.05 ULP more error); the value and the derivative are at most as
+    sensitive to exp(r) as exp itself, and their bounds leave room for it."""
+    if r.dtype != jnp.float32:
+        return expm1_reduced(r)
+    return r + (r * r) * horner(_EXP_SHORT_COEFFICIENTS, r)
+
+
 @jax.jit
 def _gelu_tanh_and_derivative(x: jax.Array):
     dtype = x.dtype
@@ -357,18 +391,20 @@ def _gelu_tanh_and_derivative(x: jax.Array):
     clamped = jnp.clip(x, -_APPROX_CLAMP, _APPROX_CLAMP)  # jnp.clip keeps NaN
     # v = x (C + D x^2) as v + v_lo, each product and sum with its rounding
     # error: exp(-|v|) multiplies an absolute error of v by itself.
+    x_halves = _halves(clamped)
     square = clamped * clamped
-    square_lo = two_product_error(clamped, clamped, square)
+    square_lo = _product_error(x_halves, x_halves, square)
     if dtype == jnp.float32:
         d = jnp.asarray(d_hi, dtype)
         cubic = d * square
-        cubic_lo = two_product_error(d, square, cubic) + (d_lo * square + d_hi * square_lo)
+        cubic_lo = _product_error(_constant_halves(d_hi, dtype), _halves(square), cubic) + (
+            d_lo * square + d_hi * square_lo)
     else:
         cubic, cubic_lo = _exact_cubic_head(square, square_lo, d_hi, d_lo)
     slope, slope_err = two_sum(opaque(c_hi, dtype), cubic)
     slope_lo = slope_err + (cubic_lo + c_lo)
     v = clamped * slope
-    v_lo = two_product_error(clamped, slope, v) + clamped * slope_lo
+    v_lo = _product_error(x_halves, _halves(slope), v) + clamped * slope_lo
     negative = x < 0
     # e = exp(-|v|) = scale m exp(r) (exp_reduced), in (0, 1].
     m, r, scale = exp_reduced(jnp.where(negative, v, -v), jnp.where(negative, v_lo, -v_lo))
@@ -379,14 +415,15 @@ def _gelu_tanh_and_derivative(x: jax.Array):
     # exp(r)). Either way x m is exact and the denominator rounds once: 1 + m
     # is exact (m is a power of 2) except where m < 2^-23, and then the sum
     # is taken the other way round. scale is 1 except below v = -69, where
-    # the denominator is e^-r alone.
+    # the denominator is e^-r alone. One division serves both signs.
     # (opaque 1: XLA would reassociate (1 + a) + b into (a + b) + 1.)
     one = opaque(1.0, dtype)
-    w_signed = expm1_reduced(jnp.where(negative, -r, r))
+    w_signed = _expm1_short(jnp.where(negative, -r, r))
     tail = jnp.where(negative, w_signed, (m * w_signed) * scale)
     small_m = m * scale < 2.0**-23
     denominator = jnp.where(small_m, one + (tail + m * scale), (one + m * scale) + tail)
-    y = jnp.where(negative, ((clamped * m) / denominator) * scale, clamped / denominator)
+    numerator = jnp.where(negative, clamped * m, clamped)
+    y = (numerator / denominator) * jnp.where(negative, scale, one)
     y = jnp.where(x > _APPROX_CLAMP, x, y)  # sigma(v) = 1 there; keeps +inf
 
     # Derivative sigma(v) (1 + x v' sigma(-v)) with v' = C + 3 D x^2, from
@@ -395,16 +432,20 @@ def _gelu_tanh_and_derivative(x: jax.Array):
     # zero x0; on [-1.5, 0] it is (x - x0) P(x) instead, as for the exact
     # form. Below -1.5, (1 + e) + x v' cancels by at most a factor 1.5, and
     # x v' = v + 2 x (D x^2) reuses v's two parts: 1 + v is exact there
-    # (|v| > 2.6), and with the rounding errors of 2 x (D x^2) and of the sum
-    # carried along, the bracket rounds once.
-    w = expm1_reduced(r)
+    # (|v| > 2.6). The bracket's head (1 + v) + 2 x (D x^2) rounds once, and
+    # the product 2 x (D x^2) once, with no error term: that product is at
+    # most 2/3 of the bracket, and the sum at most 1.04 times it (e > 0
+    # cancels only the rest), so together under 2 half-ULPs of the bracket,
+    # where the error of v needs its two parts (e turns it into a relative
+    # error of the result of |v| times its size).
+    w = _expm1_short(r)
     e = (m + m * w) * scale
     q = jnp.where(small_m, one + e, (one + m * scale) + (m * w) * scale)
     cubic_term = clamped * cubic
-    cubic_term_err = two_product_error(clamped, cubic, cubic_term) + clamped * cubic_lo
+    cubic_term_lo = clamped * cubic_lo
     bracket, bracket_err = two_sum(one + v, 2 * cubic_term)
-    bracket_rest = bracket_err + ((v_lo + 2 * cubic_term_err) + e)
-    scaled_slope = (v + 2 * cubic_term) + (v_lo + 2 * cubic_term_err)
+    bracket_rest = bracket_err + ((v_lo + 2 * cubic_term_lo) + e)
+    scaled_slope = (v + 2 * cubic_term) + (v_lo + 2 * cubic_term_lo)
     dy_far = jnp.where(
         negative,
         _times_exp(bracket, bracket_rest, m, w) * scale,
