@@ -26,6 +26,7 @@ from jaxact._src.checks import as_float_array
 from jaxact._src.jvp import unary_activation
 from jaxact._src.numerics import (
     _EXP_SHORT_COEFFICIENTS,
+    _reduce,
     exp_reduced,
     expm1_reduced,
     horner,
@@ -383,17 +384,50 @@ def _expm1_short(r: jax.Array) -> jax.Array:
     return r + (r * r) * horner(_EXP_SHORT_COEFFICIENTS, r)
 
 
+# exp(-v) for the tanh form as 2^-32 m exp(r), m = 2^(n + 32) for float32:
+# a fixed scale in place of exp_reduced's selected one. v <= 1968 (|x| <= 30);
+# clamped at v = 109, n >= -157 and m stays normal, and every result built on
+# it (at most 30 e^-109 = 2^-152.4) rounds to 0 below the clamp, as the true
+# one does; above it x m, e and the bracket times m are exact or rounded as
+# with scale 1, and the final product by 2^-32 is exact wherever the result is
+# normal.
+_APPROX_EXP_RAISE = 32
+_APPROX_EXP_LOWEST = -109.0
+
+
+@jax.custom_jvp
+def _exp_of_minus(v: jax.Array, v_lo: jax.Array):
+    """(m, r, scale) with exp(-(v + v_lo)) = scale m exp(r), for v >= 0: float32
+    as above (scale a Python float), float64 by exp_reduced."""
+    if v.dtype != jnp.float32:
+        return exp_reduced(-v, -v_lo)
+    n, r, n_bits = _reduce(jnp.maximum(-v, _APPROX_EXP_LOWEST))  # keeps NaN
+    m = jax.lax.bitcast_convert_type((n_bits + _APPROX_EXP_RAISE) << 23, jnp.float32)
+    return m, r - v_lo, 2.0**-_APPROX_EXP_RAISE
+
+
+@_exp_of_minus.defjvp
+def _exp_of_minus_jvp(primals, tangents):
+    # As exp_reduced's: m and scale are constant, r carries the tangent.
+    (v, v_lo), (v_dot, v_lo_dot) = primals, tangents
+    m, r, scale = _exp_of_minus(v, v_lo)
+    zero = jnp.zeros_like(m)
+    scale_dot = zero if isinstance(scale, float) else jnp.zeros_like(scale)
+    return (m, r, scale), (zero, -(v_dot + v_lo_dot), scale_dot)
+
+
 @jax.jit
 def _gelu_tanh_and_derivative(x: jax.Array):
     dtype = x.dtype
     c_hi, c_lo = _pair(_APPROX_C, dtype)
     d_hi, d_lo = _pair(_APPROX_D, dtype)
-    clamped = jnp.clip(x, -_APPROX_CLAMP, _APPROX_CLAMP)  # jnp.clip keeps NaN
-    # v = x (C + D x^2) as v + v_lo, each product and sum with its rounding
-    # error: exp(-|v|) multiplies an absolute error of v by itself.
-    x_halves = _halves(clamped)
-    square = clamped * clamped
-    square_lo = _product_error(x_halves, x_halves, square)
+    # On a = |x| (v is odd in x): no select of the exponent's sign.
+    a = jnp.minimum(jnp.abs(x), _APPROX_CLAMP)  # jnp.minimum keeps NaN
+    # v = a (C + D a^2) as v + v_lo, each product and sum with its rounding
+    # error: exp(-v) multiplies an absolute error of v by v.
+    a_halves = _halves(a)
+    square = a * a
+    square_lo = _product_error(a_halves, a_halves, square)
     if dtype == jnp.float32:
         d = jnp.asarray(d_hi, dtype)
         cubic = d * square
@@ -403,48 +437,51 @@ def _gelu_tanh_and_derivative(x: jax.Array):
         cubic, cubic_lo = _exact_cubic_head(square, square_lo, d_hi, d_lo)
     slope, slope_err = two_sum(opaque(c_hi, dtype), cubic)
     slope_lo = slope_err + (cubic_lo + c_lo)
-    v = clamped * slope
-    v_lo = _product_error(x_halves, _halves(slope), v) + clamped * slope_lo
+    v = a * slope
+    v_lo = _product_error(a_halves, _halves(slope), v) + a * slope_lo
     negative = x < 0
-    # e = exp(-|v|) = scale m exp(r) (exp_reduced), in (0, 1].
-    m, r, scale = exp_reduced(jnp.where(negative, v, -v), jnp.where(negative, v_lo, -v_lo))
+    # e = exp(-v) = scale m exp(r), in (0, 1].
+    m, r, scale = _exp_of_minus(v, v_lo)
 
-    # Value x sigma(v), e = exp(-|v|) = scale m exp(r): sigma(|v|) =
-    # 1 / ((1 + m) + m expm1(r)) above 0, and sigma(-|v|) = e / (1 + e) =
+    # Value x sigma(+-v), e = exp(-v) = scale m exp(r): sigma(v) =
+    # 1 / ((1 + m) + m expm1(r)) above 0, and sigma(-v) = e / (1 + e) =
     # m / ((1 + m) + expm1(-r)) below (numerator and denominator divided by
-    # exp(r)). Either way x m is exact and the denominator rounds once: 1 + m
-    # is exact (m is a power of 2) except where m < 2^-23, and then the sum
-    # is taken the other way round. scale is 1 except below v = -69, where
-    # the denominator is e^-r alone. One division serves both signs.
+    # exp(r)), each m taken times scale. Either way x m is exact and the
+    # denominator rounds once: 1 + m is exact (m is a power of 2) except
+    # where m < 2^-23, and then the sum is taken the other way round. One
+    # division serves both signs; above 30, where the denominator is 1, the
+    # numerator x keeps +inf, and below -30 -a m rounds to -0.
     # (opaque 1: XLA would reassociate (1 + a) + b into (a + b) + 1.)
     one = opaque(1.0, dtype)
     w_signed = _expm1_short(jnp.where(negative, -r, r))
     tail = jnp.where(negative, w_signed, (m * w_signed) * scale)
     small_m = m * scale < 2.0**-23
     denominator = jnp.where(small_m, one + (tail + m * scale), (one + m * scale) + tail)
-    numerator = jnp.where(negative, clamped * m, clamped)
+    numerator = jnp.where(negative, -(a * m), x)
     y = (numerator / denominator) * jnp.where(negative, scale, one)
-    y = jnp.where(x > _APPROX_CLAMP, x, y)  # sigma(v) = 1 there; keeps +inf
 
     # Derivative sigma(v) (1 + x v' sigma(-v)) with v' = C + 3 D x^2, from
-    # e = exp(-|v|): ((1 + e) + x v' e) / (1 + e)^2 above 0 (all terms
-    # positive) and e ((1 + e) + x v') / (1 + e)^2 below, which cancels at its
+    # e = exp(-v): ((1 + e) + a v' e) / (1 + e)^2 above 0 (all terms
+    # positive) and e ((1 + e) - a v') / (1 + e)^2 below, which cancels at its
     # zero x0; on [-1.5, 0] it is (x - x0) P(x) instead, as for the exact
-    # form. Below -1.5, (1 + e) + x v' cancels by at most a factor 1.5, and
-    # x v' = v + 2 x (D x^2) reuses v's two parts: 1 + v is exact there
-    # (|v| > 2.6). The bracket's head (1 + v) + 2 x (D x^2) rounds once, and
-    # the product 2 x (D x^2) once, with no error term: that product is at
-    # most 2/3 of the bracket, and the sum at most 1.04 times it (e > 0
-    # cancels only the rest), so together under 2 half-ULPs of the bracket,
-    # where the error of v needs its two parts (e turns it into a relative
-    # error of the result of |v| times its size).
+    # form. Below -1.5, (1 + e) - a v' cancels by at most a factor 1.5, and
+    # a v' = v + 2 a (D a^2) reuses v's two parts: 1 - v is exact there
+    # (v > 2.6), and with the rounding error of the sum carried along, the
+    # bracket rounds once more. The product 2 a (D a^2) rounds with no error
+    # term: it is at most 2/3 of the bracket, so it costs under a half-ULP of
+    # it, where the error of v needs its two parts (e turns it into a
+    # relative error of the result of v times its size).
     w = _expm1_short(r)
     e = (m + m * w) * scale
     q = jnp.where(small_m, one + e, (one + m * scale) + (m * w) * scale)
-    cubic_term = clamped * cubic
-    cubic_term_lo = clamped * cubic_lo
-    bracket, bracket_err = two_sum(one + v, 2 * cubic_term)
-    bracket_rest = bracket_err + ((v_lo + 2 * cubic_term_lo) + e)
+    cubic_term = a * cubic
+    cubic_term_lo = a * cubic_lo
+    if dtype != jnp.float32:
+        # float64 keeps the product's error term: its other roundings (XLA's
+        # exp, the rounded m) already take most of its bound.
+        cubic_term_lo = cubic_term_lo + _product_error(a_halves, _halves(cubic), cubic_term)
+    bracket, bracket_err = two_sum(one - v, -2 * cubic_term)
+    bracket_rest = bracket_err + (e - (v_lo + 2 * cubic_term_lo))
     scaled_slope = (v + 2 * cubic_term) + (v_lo + 2 * cubic_term_lo)
     dy_far = jnp.where(
         negative,
