@@ -5,7 +5,7 @@ that nothing is formed as 1 - (something close to 1) and no exponent is
 rounded before the exp amplifies its error:
 
 * exact: Phi(-a) = Q(a) = exp(-a^2/2 + log G(a)), with a^2 carried exactly
-  (two_product_error), log G and the derivative's T (and their relatives
+  (an error-free product), log G and the derivative's T (and their relatives
   below) fitted polynomials, ``python -m benchmarks.fit_gaussian``;
 * tanh form: x sigma(v) with v = 2 sqrt(2/pi) (x + 0.044715 x^3) carried as
   an unevaluated sum hi + lo, since exp(-|v|) multiplies the error of v by
@@ -33,7 +33,6 @@ from jaxact._src.numerics import (
     opaque,
     square_of_one_plus,
     terms_needed,
-    two_product_error,
     two_sum,
     upper_half,
     upper_half_mask,
@@ -233,6 +232,24 @@ def _times_exp(head: jax.Array, rest: jax.Array, m: jax.Array, w: jax.Array) -> 
     return (head + (rest + (head + rest) * w)) * m
 
 
+def _halves(v: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(hi, lo) = (upper_half(v), v - hi), both exact: a product of two
+    halves is exact, and the split costs a mask and a subtraction where
+    Dekker's costs a multiply and three subtractions."""
+    hi = upper_half(v)
+    return hi, v - hi
+
+
+def _product_error(a: tuple[jax.Array, jax.Array], b: tuple[jax.Array, jax.Array],
+                   product: jax.Array) -> jax.Array:
+    """a b - fl(a b), exactly, from the halves of a and b (Dekker's sum of
+    the four partial products, each exact; with truncated halves every
+    partial sum is exact too). No product here rounds, so a fused
+    multiply-add that the compiler may form or not gives the same bits."""
+    (a_hi, a_lo), (b_hi, b_lo) = a, b
+    return ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
 # --------------------------------------------------------------------------
 # exact form
 
@@ -244,8 +261,9 @@ def _gelu_erf_and_derivative(x: jax.Array):
     clamped = jnp.minimum(a, _ERF_CLAMP)  # jnp.minimum keeps NaN
     # exp(-a^2/2) from the exact square: rounding a^2 would cost a^2/2
     # half-ULPs (85 near a = 13, where the result is still normal).
+    halves = _halves(clamped)
     square = clamped * clamped
-    square_lo = two_product_error(clamped, clamped, square)
+    square_lo = _product_error(halves, halves, square)
     m, r, scale = exp_reduced(-0.5 * square, -0.5 * square_lo)
     w = expm1_reduced(r)
     near = a <= _SWITCH
@@ -349,24 +367,6 @@ def _exact_cubic_head(square, square_lo, d_hi: float, d_lo: float):
         d_rest * square_rest + (d_lo * square + d_hi * square_lo)
     )
     return cubic, cubic_lo
-
-
-def _halves(v: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(hi, lo) = (upper_half(v), v - hi), both exact: a product of two
-    halves is exact, and the split costs a mask and a subtraction where
-    Dekker's costs a multiply and three subtractions."""
-    hi = upper_half(v)
-    return hi, v - hi
-
-
-def _product_error(a: tuple[jax.Array, jax.Array], b: tuple[jax.Array, jax.Array],
-                   product: jax.Array) -> jax.Array:
-    """a b - fl(a b), exactly, from the halves of a and b (Dekker's sum of
-    the four partial products, each exact; with truncated halves every
-    partial sum is exact too). No product here rounds, so a fused
-    multiply-add that the compiler may form or not gives the same bits."""
-    (a_hi, a_lo), (b_hi, b_lo) = a, b
-    return ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
 
 
 def _constant_halves(value: float, dtype) -> tuple[float, float]:
