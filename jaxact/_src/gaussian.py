@@ -198,31 +198,49 @@ def _pair(value: tuple[float, float], dtype) -> tuple[float, float]:
     return hi, float(np.asarray((value[0] - hi) + value[1], dtype))
 
 
-def _head_and_rest(coefficients, t: jax.Array, upper: jax.Array | bool | None = None):
-    """(head, rest) with sum_i c_i t^i = head + rest, for one polynomial or, with
-    ``upper``, two (``coefficients[1]`` where upper, else ``coefficients[0]``).
+def _horner_head_and_rest(degree: int, coefficient, t: jax.Array):
+    """(head, rest) with sum_i c_i t^i = head + rest, c_i = coefficient(i, 0).
 
-    head is c_0 rounded to t's dtype and rest carries its rounding error, so
-    a caller that adds head last rounds once where Horner's rule would
-    round c_0 and then the sum (and c_0 is within a factor 2 of the result
-    for every polynomial here).
+    head is c_0 rounded to t's dtype and rest carries its rounding error
+    (coefficient(0, 1)), so a caller that adds head last rounds once where
+    Horner's rule would round c_0 and then the sum (and c_0 is within a
+    factor 2 of the result for every polynomial here).
     """
-    if upper is None:
-        pieces, upper = (coefficients, coefficients), False
-    else:
-        pieces = coefficients
-
-    def pick(index):
-        (low, high) = (_pair((piece[index], 0.0), t.dtype) for piece in pieces)
-        return (jnp.where(upper, high[0], low[0]).astype(t.dtype),
-                jnp.where(upper, high[1], low[1]).astype(t.dtype))
-
-    degree = len(pieces[0]) - 1
-    result = pick(degree)[0]
+    result = coefficient(degree, 0)
     for index in range(degree - 1, 0, -1):
-        result = result * t + pick(index)[0]
-    head, head_lo = pick(0)
-    return head, t * result + head_lo
+        result = result * t + coefficient(index, 0)
+    return coefficient(0, 0), t * result + coefficient(0, 1)
+
+
+def _head_and_rest(coefficients, t: jax.Array):
+    """_horner_head_and_rest of one polynomial."""
+    def coefficient(index, part):
+        return jnp.asarray(_pair((coefficients[index], 0.0), t.dtype)[part], t.dtype)
+
+    return _horner_head_and_rest(len(coefficients) - 1, coefficient, t)
+
+
+def _head_and_rest_near_far(near_pieces, far, s: jax.Array, near: jax.Array,
+                            upper: jax.Array):
+    """_horner_head_and_rest of three polynomials in one loop: near_pieces[1]
+    where near and upper, near_pieces[0] where near only, ``far`` elsewhere,
+    chosen coefficient by coefficient (two selects of constants each, where
+    separate loops cost a multiply and an add per term of each and a select
+    of their results). The shorter ones are padded with leading zeros, which
+    leave their sums unchanged (0 s + c = c)."""
+    degree = max(len(piece) for piece in (*near_pieces, far)) - 1
+
+    def padded(coefficients):
+        return (*coefficients, *([0.0] * (degree + 1 - len(coefficients))))
+
+    low, high, far = (padded(piece) for piece in (*near_pieces, far))
+
+    def coefficient(index, part):
+        low_c, high_c, far_c = (_pair((piece[index], 0.0), s.dtype)[part]
+                                for piece in (low, high, far))
+        return jnp.where(near, jnp.where(upper, high_c, low_c), far_c).astype(s.dtype)
+
+    return _horner_head_and_rest(degree, coefficient, s)
 
 
 def _times_exp(head: jax.Array, rest: jax.Array, m: jax.Array, w: jax.Array) -> jax.Array:
@@ -250,6 +268,15 @@ def _product_error(a: tuple[jax.Array, jax.Array], b: tuple[jax.Array, jax.Array
     return ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
 
 
+def _expm1_short(r: jax.Array) -> jax.Array:
+    """expm1_reduced with exp's five-term polynomial for float32 (exp_short's,
+    0.05 ULP more error); the value and the derivative are at most as
+    sensitive to exp(r) as exp itself, and their bounds leave room for it."""
+    if r.dtype != jnp.float32:
+        return expm1_reduced(r)
+    return r + (r * r) * horner(_EXP_SHORT_COEFFICIENTS, r)
+
+
 # --------------------------------------------------------------------------
 # exact form
 
@@ -265,13 +292,14 @@ def _gelu_erf_and_derivative(x: jax.Array):
     square = clamped * clamped
     square_lo = _product_error(halves, halves, square)
     m, r, scale = exp_reduced(-0.5 * square, -0.5 * square_lo)
-    w = expm1_reduced(r)
+    w = _expm1_short(r)
     near = a <= _SWITCH
     upper = a > _MIDDLE
     # Each polynomial is evaluated on an input clipped to its own piece, so
     # the discarded one stays finite (and so do its derivatives).
     t = jnp.where(near, a, _SWITCH) - jnp.where(upper, _PIECE_CENTERS[1], _PIECE_CENTERS[0])
     u = 1 / jnp.where(near, _SWITCH**2, square) - _U_CENTER
+    s = jnp.where(near, t, u)
     negative = x < 0
 
     # Value: x Phi(x) = x Q(a) below 0 and x (1 - Q(a)) above, Q <= 1/2,
@@ -281,16 +309,14 @@ def _gelu_erf_and_derivative(x: jax.Array):
     # x m + (x m) expm1(r) rounds once (x m is exact). Multiplying exp(-a^2/2)
     # by G instead costs a rounding per product, and more where |expm1(r)|
     # is large. (scale is 1 except for a > 11.7.)
-    log_head_near, log_rest_near = _head_and_rest(coefficients["LG"], t, upper)
-    log_head_far, log_rest_far = _head_and_rest(coefficients["LM"], u)
-    log_head = jnp.where(near, log_head_near, log_head_far)
-    log_rest = jnp.where(near, log_rest_near, log_rest_far)
+    log_head, log_rest = _head_and_rest_near_far(coefficients["LG"], coefficients["LM"], s,
+                                                 near, upper)
     log_sum = log_head + log_rest  # |rest| < |head|: its error is exact below
     log_sum_lo = (log_head - log_sum) + log_rest
     exponent, exponent_err = two_sum(-0.5 * square, log_sum)
     exponent_lo = exponent_err + (-0.5 * square_lo + log_sum_lo)
     m_value, r_value, scale_value = exp_reduced(exponent, exponent_lo)
-    w_value = expm1_reduced(r_value)
+    w_value = _expm1_short(r_value)
     tail = (m_value + m_value * w_value) * scale_value  # Q near 0, a Q beyond 3
     scaled_x = x * m_value
     y_near = jnp.where(negative, scaled_x + scaled_x * w_value, x * (1 - tail))
@@ -308,13 +334,12 @@ def _gelu_erf_and_derivative(x: jax.Array):
     # into a - (hi + lo), rounded.)
     zero_hi, zero_lo = _pair(_T_ZERO, x.dtype)
     distance = a - opaque(zero_hi, x.dtype)
-    p_head, p_rest = _head_and_rest(coefficients["T"], t, upper)
-    t_near_head = distance * p_head
-    t_near_rest = distance * p_rest - zero_lo * (p_head + p_rest)
-    # Far out T = a W(u).
-    w_head, w_rest = _head_and_rest(coefficients["W"], u)
-    t_head = jnp.where(near, t_near_head, clamped * w_head)
-    t_rest = jnp.where(near, t_near_rest, clamped * w_rest)
+    # Far out T = a W(u), in the same loop as P.
+    p_head, p_rest = _head_and_rest_near_far(coefficients["T"], coefficients["W"], s, near,
+                                             upper)
+    factor = jnp.where(near, distance, clamped)
+    t_head = factor * p_head
+    t_rest = factor * p_rest - jnp.where(near, zero_lo, 0.0).astype(x.dtype) * (p_head + p_rest)
     scaled_t = _times_exp(t_head, t_rest, m, w) * scale
     dy = jnp.where(negative, -scaled_t, 1 + scaled_t)
     return y, dy
@@ -373,15 +398,6 @@ def _constant_halves(value: float, dtype) -> tuple[float, float]:
     """_halves of a Python float rounded to ``dtype``, as Python floats."""
     hi = _upper_half_constant(value, dtype)
     return hi, float(np.asarray(value, dtype)) - hi
-
-
-def _expm1_short(r: jax.Array) -> jax.Array:
-    """expm1_reduced with exp's five-term polynomial for float32 (exp_short's,
-    0.05 ULP more error); the value and the derivative are at most as
-    sensitive to exp(r) as exp itself, and their bounds leave room for it."""
-    if r.dtype != jnp.float32:
-        return expm1_reduced(r)
-    return r + (r * r) * horner(_EXP_SHORT_COEFFICIENTS, r)
 
 
 # exp(-v) for the tanh form as 2^-32 m exp(r), m = 2^(n + 32) for float32:
