@@ -5,7 +5,7 @@ that nothing is formed as 1 - (something close to 1) and no exponent is
 rounded before the exp amplifies its error:
 
 * exact: Phi(-a) = Q(a) = exp(-a^2/2 + log G(a)), with a^2 carried exactly
-  (two_product_error), log G and the derivative's T (and their relatives
+  (an error-free product), log G and the derivative's T (and their relatives
   below) fitted polynomials, ``python -m benchmarks.fit_gaussian``;
 * tanh form: x sigma(v) with v = 2 sqrt(2/pi) (x + 0.044715 x^3) carried as
   an unevaluated sum hi + lo, since exp(-|v|) multiplies the error of v by
@@ -25,13 +25,14 @@ from jax.typing import ArrayLike
 from jaxact._src.checks import as_float_array
 from jaxact._src.jvp import unary_activation
 from jaxact._src.numerics import (
+    _EXP_SHORT_COEFFICIENTS,
+    _reduce,
     exp_reduced,
     expm1_reduced,
     horner,
     opaque,
     square_of_one_plus,
     terms_needed,
-    two_product_error,
     two_sum,
     upper_half,
     upper_half_mask,
@@ -197,31 +198,49 @@ def _pair(value: tuple[float, float], dtype) -> tuple[float, float]:
     return hi, float(np.asarray((value[0] - hi) + value[1], dtype))
 
 
-def _head_and_rest(coefficients, t: jax.Array, upper: jax.Array | bool | None = None):
-    """(head, rest) with sum_i c_i t^i = head + rest, for one polynomial or, with
-    ``upper``, two (``coefficients[1]`` where upper, else ``coefficients[0]``).
+def _horner_head_and_rest(degree: int, coefficient, t: jax.Array):
+    """(head, rest) with sum_i c_i t^i = head + rest, c_i = coefficient(i, 0).
 
-    head is c_0 rounded to t's dtype and rest carries its rounding error, so
-    a caller that adds head last rounds once where Horner's rule would
-    round c_0 and then the sum (and c_0 is within a factor 2 of the result
-    for every polynomial here).
+    head is c_0 rounded to t's dtype and rest carries its rounding error
+    (coefficient(0, 1)), so a caller that adds head last rounds once where
+    Horner's rule would round c_0 and then the sum (and c_0 is within a
+    factor 2 of the result for every polynomial here).
     """
-    if upper is None:
-        pieces, upper = (coefficients, coefficients), False
-    else:
-        pieces = coefficients
-
-    def pick(index):
-        (low, high) = (_pair((piece[index], 0.0), t.dtype) for piece in pieces)
-        return (jnp.where(upper, high[0], low[0]).astype(t.dtype),
-                jnp.where(upper, high[1], low[1]).astype(t.dtype))
-
-    degree = len(pieces[0]) - 1
-    result = pick(degree)[0]
+    result = coefficient(degree, 0)
     for index in range(degree - 1, 0, -1):
-        result = result * t + pick(index)[0]
-    head, head_lo = pick(0)
-    return head, t * result + head_lo
+        result = result * t + coefficient(index, 0)
+    return coefficient(0, 0), t * result + coefficient(0, 1)
+
+
+def _head_and_rest(coefficients, t: jax.Array):
+    """_horner_head_and_rest of one polynomial."""
+    def coefficient(index, part):
+        return jnp.asarray(_pair((coefficients[index], 0.0), t.dtype)[part], t.dtype)
+
+    return _horner_head_and_rest(len(coefficients) - 1, coefficient, t)
+
+
+def _head_and_rest_near_far(near_pieces, far, s: jax.Array, near: jax.Array,
+                            upper: jax.Array):
+    """_horner_head_and_rest of three polynomials in one loop: near_pieces[1]
+    where near and upper, near_pieces[0] where near only, ``far`` elsewhere,
+    chosen coefficient by coefficient (two selects of constants each, where
+    separate loops cost a multiply and an add per term of each and a select
+    of their results). The shorter ones are padded with leading zeros, which
+    leave their sums unchanged (0 s + c = c)."""
+    degree = max(len(piece) for piece in (*near_pieces, far)) - 1
+
+    def padded(coefficients):
+        return (*coefficients, *([0.0] * (degree + 1 - len(coefficients))))
+
+    low, high, far = (padded(piece) for piece in (*near_pieces, far))
+
+    def coefficient(index, part):
+        low_c, high_c, far_c = (_pair((piece[index], 0.0), s.dtype)[part]
+                                for piece in (low, high, far))
+        return jnp.where(near, jnp.where(upper, high_c, low_c), far_c).astype(s.dtype)
+
+    return _horner_head_and_rest(degree, coefficient, s)
 
 
 def _times_exp(head: jax.Array, rest: jax.Array, m: jax.Array, w: jax.Array) -> jax.Array:
@@ -229,6 +248,33 @@ def _times_exp(head: jax.Array, rest: jax.Array, m: jax.Array, w: jax.Array) -> 
     (m, r, scale) and w = expm1_reduced(r): m (head + (rest + (head + rest) w)),
     where m is a power of 2 (float32) and |rest|, |w| are small."""
     return (head + (rest + (head + rest) * w)) * m
+
+
+def _halves(v: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(hi, lo) = (upper_half(v), v - hi), both exact: a product of two
+    halves is exact, and the split costs a mask and a subtraction where
+    Dekker's costs a multiply and three subtractions."""
+    hi = upper_half(v)
+    return hi, v - hi
+
+
+def _product_error(a: tuple[jax.Array, jax.Array], b: tuple[jax.Array, jax.Array],
+                   product: jax.Array) -> jax.Array:
+    """a b - fl(a b), exactly, from the halves of a and b (Dekker's sum of
+    the four partial products, each exact; with truncated halves every
+    partial sum is exact too). No product here rounds, so a fused
+    multiply-add that the compiler may form or not gives the same bits."""
+    (a_hi, a_lo), (b_hi, b_lo) = a, b
+    return ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def _expm1_short(r: jax.Array) -> jax.Array:
+    """expm1_reduced with exp's five-term polynomial for float32 (exp_short's,
+    0.05 ULP more error); the value and the derivative are at most as
+    sensitive to exp(r) as exp itself, and their bounds leave room for it."""
+    if r.dtype != jnp.float32:
+        return expm1_reduced(r)
+    return r + (r * r) * horner(_EXP_SHORT_COEFFICIENTS, r)
 
 
 # --------------------------------------------------------------------------
@@ -242,16 +288,18 @@ def _gelu_erf_and_derivative(x: jax.Array):
     clamped = jnp.minimum(a, _ERF_CLAMP)  # jnp.minimum keeps NaN
     # exp(-a^2/2) from the exact square: rounding a^2 would cost a^2/2
     # half-ULPs (85 near a = 13, where the result is still normal).
+    halves = _halves(clamped)
     square = clamped * clamped
-    square_lo = two_product_error(clamped, clamped, square)
+    square_lo = _product_error(halves, halves, square)
     m, r, scale = exp_reduced(-0.5 * square, -0.5 * square_lo)
-    w = expm1_reduced(r)
+    w = _expm1_short(r)
     near = a <= _SWITCH
     upper = a > _MIDDLE
     # Each polynomial is evaluated on an input clipped to its own piece, so
     # the discarded one stays finite (and so do its derivatives).
     t = jnp.where(near, a, _SWITCH) - jnp.where(upper, _PIECE_CENTERS[1], _PIECE_CENTERS[0])
     u = 1 / jnp.where(near, _SWITCH**2, square) - _U_CENTER
+    s = jnp.where(near, t, u)
     negative = x < 0
 
     # Value: x Phi(x) = x Q(a) below 0 and x (1 - Q(a)) above, Q <= 1/2,
@@ -261,16 +309,14 @@ def _gelu_erf_and_derivative(x: jax.Array):
     # x m + (x m) expm1(r) rounds once (x m is exact). Multiplying exp(-a^2/2)
     # by G instead costs a rounding per product, and more where |expm1(r)|
     # is large. (scale is 1 except for a > 11.7.)
-    log_head_near, log_rest_near = _head_and_rest(coefficients["LG"], t, upper)
-    log_head_far, log_rest_far = _head_and_rest(coefficients["LM"], u)
-    log_head = jnp.where(near, log_head_near, log_head_far)
-    log_rest = jnp.where(near, log_rest_near, log_rest_far)
+    log_head, log_rest = _head_and_rest_near_far(coefficients["LG"], coefficients["LM"], s,
+                                                 near, upper)
     log_sum = log_head + log_rest  # |rest| < |head|: its error is exact below
     log_sum_lo = (log_head - log_sum) + log_rest
     exponent, exponent_err = two_sum(-0.5 * square, log_sum)
     exponent_lo = exponent_err + (-0.5 * square_lo + log_sum_lo)
     m_value, r_value, scale_value = exp_reduced(exponent, exponent_lo)
-    w_value = expm1_reduced(r_value)
+    w_value = _expm1_short(r_value)
     tail = (m_value + m_value * w_value) * scale_value  # Q near 0, a Q beyond 3
     scaled_x = x * m_value
     y_near = jnp.where(negative, scaled_x + scaled_x * w_value, x * (1 - tail))
@@ -288,13 +334,12 @@ def _gelu_erf_and_derivative(x: jax.Array):
     # into a - (hi + lo), rounded.)
     zero_hi, zero_lo = _pair(_T_ZERO, x.dtype)
     distance = a - opaque(zero_hi, x.dtype)
-    p_head, p_rest = _head_and_rest(coefficients["T"], t, upper)
-    t_near_head = distance * p_head
-    t_near_rest = distance * p_rest - zero_lo * (p_head + p_rest)
-    # Far out T = a W(u).
-    w_head, w_rest = _head_and_rest(coefficients["W"], u)
-    t_head = jnp.where(near, t_near_head, clamped * w_head)
-    t_rest = jnp.where(near, t_near_rest, clamped * w_rest)
+    # Far out T = a W(u), in the same loop as P.
+    p_head, p_rest = _head_and_rest_near_far(coefficients["T"], coefficients["W"], s, near,
+                                             upper)
+    factor = jnp.where(near, distance, clamped)
+    t_head = factor * p_head
+    t_rest = factor * p_rest - jnp.where(near, zero_lo, 0.0).astype(x.dtype) * (p_head + p_rest)
     scaled_t = _times_exp(t_head, t_rest, m, w) * scale
     dy = jnp.where(negative, -scaled_t, 1 + scaled_t)
     return y, dy
@@ -349,62 +394,111 @@ def _exact_cubic_head(square, square_lo, d_hi: float, d_lo: float):
     return cubic, cubic_lo
 
 
+def _constant_halves(value: float, dtype) -> tuple[float, float]:
+    """_halves of a Python float rounded to ``dtype``, as Python floats."""
+    hi = _upper_half_constant(value, dtype)
+    return hi, float(np.asarray(value, dtype)) - hi
+
+
+# exp(-v) for the tanh form as 2^-32 m exp(r), m = 2^(n + 32) for float32:
+# a fixed scale in place of exp_reduced's selected one. v <= 1968 (|x| <= 30);
+# clamped at v = 109, n >= -157 and m stays normal, and every result built on
+# it (at most 30 e^-109 = 2^-152.4) rounds to 0 below the clamp, as the true
+# one does; above it x m, e and the bracket times m are exact or rounded as
+# with scale 1, and the final product by 2^-32 is exact wherever the result is
+# normal.
+_APPROX_EXP_RAISE = 32
+_APPROX_EXP_LOWEST = -109.0
+
+
+@jax.custom_jvp
+def _exp_of_minus(v: jax.Array, v_lo: jax.Array):
+    """(m, r, scale) with exp(-(v + v_lo)) = scale m exp(r), for v >= 0: float32
+    as above (scale a Python float), float64 by exp_reduced."""
+    if v.dtype != jnp.float32:
+        return exp_reduced(-v, -v_lo)
+    n, r, n_bits = _reduce(jnp.maximum(-v, _APPROX_EXP_LOWEST))  # keeps NaN
+    m = jax.lax.bitcast_convert_type((n_bits + _APPROX_EXP_RAISE) << 23, jnp.float32)
+    return m, r - v_lo, 2.0**-_APPROX_EXP_RAISE
+
+
+@_exp_of_minus.defjvp
+def _exp_of_minus_jvp(primals, tangents):
+    # As exp_reduced's: m and scale are constant, r carries the tangent.
+    (v, v_lo), (v_dot, v_lo_dot) = primals, tangents
+    m, r, scale = _exp_of_minus(v, v_lo)
+    zero = jnp.zeros_like(m)
+    scale_dot = zero if isinstance(scale, float) else jnp.zeros_like(scale)
+    return (m, r, scale), (zero, -(v_dot + v_lo_dot), scale_dot)
+
+
 @jax.jit
 def _gelu_tanh_and_derivative(x: jax.Array):
     dtype = x.dtype
     c_hi, c_lo = _pair(_APPROX_C, dtype)
     d_hi, d_lo = _pair(_APPROX_D, dtype)
-    clamped = jnp.clip(x, -_APPROX_CLAMP, _APPROX_CLAMP)  # jnp.clip keeps NaN
-    # v = x (C + D x^2) as v + v_lo, each product and sum with its rounding
-    # error: exp(-|v|) multiplies an absolute error of v by itself.
-    square = clamped * clamped
-    square_lo = two_product_error(clamped, clamped, square)
+    # On a = |x| (v is odd in x): no select of the exponent's sign.
+    a = jnp.minimum(jnp.abs(x), _APPROX_CLAMP)  # jnp.minimum keeps NaN
+    # v = a (C + D a^2) as v + v_lo, each product and sum with its rounding
+    # error: exp(-v) multiplies an absolute error of v by v.
+    a_halves = _halves(a)
+    square = a * a
+    square_lo = _product_error(a_halves, a_halves, square)
     if dtype == jnp.float32:
         d = jnp.asarray(d_hi, dtype)
         cubic = d * square
-        cubic_lo = two_product_error(d, square, cubic) + (d_lo * square + d_hi * square_lo)
+        cubic_lo = _product_error(_constant_halves(d_hi, dtype), _halves(square), cubic) + (
+            d_lo * square + d_hi * square_lo)
     else:
         cubic, cubic_lo = _exact_cubic_head(square, square_lo, d_hi, d_lo)
     slope, slope_err = two_sum(opaque(c_hi, dtype), cubic)
     slope_lo = slope_err + (cubic_lo + c_lo)
-    v = clamped * slope
-    v_lo = two_product_error(clamped, slope, v) + clamped * slope_lo
+    v = a * slope
+    v_lo = _product_error(a_halves, _halves(slope), v) + a * slope_lo
     negative = x < 0
-    # e = exp(-|v|) = scale m exp(r) (exp_reduced), in (0, 1].
-    m, r, scale = exp_reduced(jnp.where(negative, v, -v), jnp.where(negative, v_lo, -v_lo))
+    # e = exp(-v) = scale m exp(r), in (0, 1].
+    m, r, scale = _exp_of_minus(v, v_lo)
 
-    # Value x sigma(v), e = exp(-|v|) = scale m exp(r): sigma(|v|) =
-    # 1 / ((1 + m) + m expm1(r)) above 0, and sigma(-|v|) = e / (1 + e) =
+    # Value x sigma(+-v), e = exp(-v) = scale m exp(r): sigma(v) =
+    # 1 / ((1 + m) + m expm1(r)) above 0, and sigma(-v) = e / (1 + e) =
     # m / ((1 + m) + expm1(-r)) below (numerator and denominator divided by
-    # exp(r)). Either way x m is exact and the denominator rounds once: 1 + m
-    # is exact (m is a power of 2) except where m < 2^-23, and then the sum
-    # is taken the other way round. scale is 1 except below v = -69, where
-    # the denominator is e^-r alone.
+    # exp(r)), each m taken times scale. Either way x m is exact and the
+    # denominator rounds once: 1 + m is exact (m is a power of 2) except
+    # where m < 2^-23, and then the sum is taken the other way round. One
+    # division serves both signs; above 30, where the denominator is 1, the
+    # numerator x keeps +inf, and below -30 -a m rounds to -0.
     # (opaque 1: XLA would reassociate (1 + a) + b into (a + b) + 1.)
     one = opaque(1.0, dtype)
-    w_signed = expm1_reduced(jnp.where(negative, -r, r))
+    w_signed = _expm1_short(jnp.where(negative, -r, r))
     tail = jnp.where(negative, w_signed, (m * w_signed) * scale)
     small_m = m * scale < 2.0**-23
     denominator = jnp.where(small_m, one + (tail + m * scale), (one + m * scale) + tail)
-    y = jnp.where(negative, ((clamped * m) / denominator) * scale, clamped / denominator)
-    y = jnp.where(x > _APPROX_CLAMP, x, y)  # sigma(v) = 1 there; keeps +inf
+    numerator = jnp.where(negative, -(a * m), x)
+    y = (numerator / denominator) * jnp.where(negative, scale, one)
 
     # Derivative sigma(v) (1 + x v' sigma(-v)) with v' = C + 3 D x^2, from
-    # e = exp(-|v|): ((1 + e) + x v' e) / (1 + e)^2 above 0 (all terms
-    # positive) and e ((1 + e) + x v') / (1 + e)^2 below, which cancels at its
+    # e = exp(-v): ((1 + e) + a v' e) / (1 + e)^2 above 0 (all terms
+    # positive) and e ((1 + e) - a v') / (1 + e)^2 below, which cancels at its
     # zero x0; on [-1.5, 0] it is (x - x0) P(x) instead, as for the exact
-    # form. Below -1.5, (1 + e) + x v' cancels by at most a factor 1.5, and
-    # x v' = v + 2 x (D x^2) reuses v's two parts: 1 + v is exact there
-    # (|v| > 2.6), and with the rounding errors of 2 x (D x^2) and of the sum
-    # carried along, the bracket rounds once.
-    w = expm1_reduced(r)
+    # form. Below -1.5, (1 + e) - a v' cancels by at most a factor 1.5, and
+    # a v' = v + 2 a (D a^2) reuses v's two parts: 1 - v is exact there
+    # (v > 2.6), and with the rounding error of the sum carried along, the
+    # bracket rounds once more. The product 2 a (D a^2) rounds with no error
+    # term: it is at most 2/3 of the bracket, so it costs under a half-ULP of
+    # it, where the error of v needs its two parts (e turns it into a
+    # relative error of the result of v times its size).
+    w = _expm1_short(r)
     e = (m + m * w) * scale
     q = jnp.where(small_m, one + e, (one + m * scale) + (m * w) * scale)
-    cubic_term = clamped * cubic
-    cubic_term_err = two_product_error(clamped, cubic, cubic_term) + clamped * cubic_lo
-    bracket, bracket_err = two_sum(one + v, 2 * cubic_term)
-    bracket_rest = bracket_err + ((v_lo + 2 * cubic_term_err) + e)
-    scaled_slope = (v + 2 * cubic_term) + (v_lo + 2 * cubic_term_err)
+    cubic_term = a * cubic
+    cubic_term_lo = a * cubic_lo
+    if dtype != jnp.float32:
+        # float64 keeps the product's error term: its other roundings (XLA's
+        # exp, the rounded m) already take most of its bound.
+        cubic_term_lo = cubic_term_lo + _product_error(a_halves, _halves(cubic), cubic_term)
+    bracket, bracket_err = two_sum(one - v, -2 * cubic_term)
+    bracket_rest = bracket_err + (e - (v_lo + 2 * cubic_term_lo))
+    scaled_slope = (v + 2 * cubic_term) + (v_lo + 2 * cubic_term_lo)
     dy_far = jnp.where(
         negative,
         _times_exp(bracket, bracket_rest, m, w) * scale,
