@@ -346,7 +346,8 @@ def _gelu_erf_and_derivative(x: jax.Array):
 
 
 # gelu's result is strongly typed, as jax.nn.gelu's is.
-_gelu_erf = unary_activation(_gelu_erf_and_derivative, eager_chunk=4, weak_as_inputs=False)
+_gelu_erf = unary_activation(_gelu_erf_and_derivative, eager_chunk=4, weak_as_inputs=False,
+                            flush_on_cpu=False)
 
 
 # --------------------------------------------------------------------------
@@ -514,7 +515,8 @@ def _gelu_tanh_and_derivative(x: jax.Array):
     return y, dy
 
 
-_gelu_tanh = unary_activation(_gelu_tanh_and_derivative, eager_chunk=4, weak_as_inputs=False)
+_gelu_tanh = unary_activation(_gelu_tanh_and_derivative, eager_chunk=4, weak_as_inputs=False,
+                             flush_on_cpu=False)
 
 
 def _static_flag(approximate) -> bool:
