@@ -26,9 +26,11 @@ suite; so each (level, float64 or not) is a pass that runs in a process of its
 own (:func:`plan`), a ``python -m benchmarks.bench`` started with that
 environment, whose rows this run collects. Every row and target names its level.
 
-A full run takes about WALL on two cores (AMD EPYC): the
-scaling table (2^10 to 2^26, 23 functions) and the 20-layer MLP step take half
-of it, the AVX2 and float64 passes a third.
+A full run takes about 40 minutes on two idle cores (AMD EPYC; several times
+that beside other jobs): the scaling table and the 20-layer MLP step take
+about a third of it, the float64 and AVX2 passes another third. To keep it
+so, the scaling table, which the in-cache and 2^24 rows measure more closely,
+takes 6 reps, and the models 5 paired compiles each.
 
 The suites live in ``benchmarks.elementwise`` (the registry of functions),
 ``benchmarks.parametric`` and ``benchmarks.models``; the targets in
@@ -99,7 +101,7 @@ def _config(quick: bool) -> dict:
     return {"quick": False, "n": 1 << 24, "reps": 10,
             "in_cache_sizes": [1 << 16, 1 << 18, 1 << 20], "in_cache_reps": 10,
             "eager": {"n": 128, "reps": 10, "number": 20},
-            "scaling_sizes": [1 << k for k in range(10, 27, 2)], "scaling_reps": 10,
+            "scaling_sizes": [1 << k for k in range(10, 27, 2)], "scaling_reps": 6,
             "prelu_channels": 64, "maxout": (2048, 512, 512, 4),
             "mlp_small": {"depth": 4, "width": 256, "batch": 64}, "mlp_small_reps": 20,
             "mlp": {"depth": 20, "width": 1024, "batch": 512}, "mlp_reps": 10,
@@ -107,7 +109,7 @@ def _config(quick: bool) -> dict:
             # LLaMA's MLP width, 8/3 of the model's, rounded to a multiple of 8.
             "models": {"gpt2": {**decoder, "hidden": 512}, "llama": {**decoder, "hidden": 344},
                        "pinn": {"widths": [2, 64, 64, 64, 1], "points": 1024}},
-            "model_reps": 30, "model_compile_reps": 7}
+            "model_reps": 30, "model_compile_reps": 5}
 
 
 SUITES = ("elementwise", "in_cache", "eager", "parametric", "mlp_small", "mlp", "models",

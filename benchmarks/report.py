@@ -297,8 +297,12 @@ def _in_cache_table(rows: list[dict]) -> list[str]:
              "", "Each sample runs about 2^22 elements (the call repeated); ns per element of "
              "jaxact and of the reference in brackets.", ""]
     body = []
-    for name, mode, isa, reference in dict.fromkeys(
-            (r["name"], r["mode"], _isa(r), r["reference"]) for r in rows):
+    # Each function's rows at the two levels side by side.
+    order = list(dict.fromkeys((r["name"], r["mode"]) for r in rows))
+    for name, mode, isa, reference in sorted(
+            dict.fromkeys((r["name"], r["mode"], _isa(r), r["reference"]) for r in rows),
+            key=lambda key: (order.index(key[:2]),
+                             ISA_ORDER.index(key[2]) if key[2] in ISA_ORDER else 2)):
         cells = []
         for n in sizes:
             ours, theirs = (lookup.get((name, mode, isa, label, n))
