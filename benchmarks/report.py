@@ -367,7 +367,9 @@ def render_markdown(results: dict) -> str:
           if "parts" in config else []),
         "Method: every contender jitted (except in the eager table), warmed up, then run "
         f"interleaved with the others rep by rep ({config['reps']} reps; MLP "
-        f"{config['mlp_reps']}); times are median (min–max) per call. A ratio is the median "
+        f"{config['mlp_reps']}"
+        + (f"; models {config['model_reps']}" if "model_reps" in config else "")
+        + "); times are median (min–max) per call. A ratio is the median "
         "over reps of the per-rep ratio of the two contenders, which cancels load shared by "
         "both. The floor is a jitted `x * s` on the same array (forward+vjp: "
         "`(x * s, cotangent * s)`, the same traffic as a vjp). generalized_logistic "
