@@ -157,7 +157,7 @@ def test_model_rows(results):
                                             ("pinn", "float32", "tanh", "jax.nn", "default")}
     for row in results["models"]:
         for key in ("median_s", "ratio_reference", "compile_median_s", "compile_ratio",
-                    "temp_ratio", "hlo_ratio"):
+                    "compile_cpu_ratio", "temp_ratio", "hlo_ratio"):
             assert _finite_positive(row[key]), (row["contender"], key)
         assert isinstance(row["temp_bytes"], int) and row["hlo_instructions"] > 0
 
