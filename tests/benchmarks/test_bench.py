@@ -394,3 +394,14 @@ def test_merge_of_partial_runs_is_the_whole_run(results, isa_results):
     markdown = render_markdown(both)
     assert "(ISA levels: default, AVX2)" in markdown
     assert "| float32 default | bfloat16 default | float64 AVX2 |" in markdown
+
+
+def test_the_avx2_pass_is_left_out_on_a_cpu_without_avx2(monkeypatch):
+    from benchmarks import bench
+
+    monkeypatch.setattr(bench, "cpu_isa_extensions", lambda: [])
+    monkeypatch.setattr(bench, "_run_in_child", lambda *args: pytest.fail("a pass ran"))
+    results = bench.run(quick=True, names=["relu"], suites=["elementwise"], isas=["AVX2"],
+                        dtypes=["float32"])
+    assert results["elementwise"] == [] and results["targets"] == []
+    assert [p["xla_isa"] for p in results["passes"]] == ["not run: the CPU has no AVX2"]
