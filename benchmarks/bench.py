@@ -6,9 +6,9 @@ DIR is by default ``benchmarks/results`` for a full run and
 ``benchmarks/results-quick`` (git-ignored) for a quick or partial one
 (``--quick``, ``--functions``, ``--suites``, ``--isa``, ``--dtypes``, or a
 ``--merge`` of parts that do not add up to a full run), so that only a full run
-replaces the committed results. Every argument and DIR are checked before any work (a problem is one
-line on stderr, exit status 2), and one run at a time writes to a DIR (a lock
-file, ``.bench.lock``).
+replaces the committed results. Every argument and DIR are checked before any
+work (a problem is one line on stderr, exit status 2), and one run at a time
+writes to a DIR (a lock file, ``.bench.lock``).
 
 Every figure comes from :func:`harness.timing.timeit_interleaved`: each
 contender is jitted and warmed up once, then the contenders run one after
@@ -26,11 +26,12 @@ suite; so each (level, float64 or not) is a pass that runs in a process of its
 own (:func:`plan`), a ``python -m benchmarks.bench`` started with that
 environment, whose rows this run collects. Every row and target names its level.
 
-A full run takes about 40 minutes on two idle cores (AMD EPYC; several times
-that beside other jobs): the scaling table and the 20-layer MLP step take
-about a third of it, the float64 and AVX2 passes another third. To keep it
-so, the scaling table, which the in-cache and 2^24 rows measure more closely,
-takes 6 reps, and the models 5 paired compiles each.
+A full run should take about 40 minutes on two otherwise idle cores (an
+estimate from the times of its parts on an AMD EPYC; beside other jobs, more):
+the scaling table and the 20-layer MLP step take about a third of it, the
+float64 and AVX2 passes another third. To keep it so, the scaling table, whose
+sizes the in-cache and 2^24 rows measure more closely, takes 6 reps, and each
+model 5 paired compiles.
 
 The suites live in ``benchmarks.elementwise`` (the registry of functions),
 ``benchmarks.parametric`` and ``benchmarks.models``; the targets in
