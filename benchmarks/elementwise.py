@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 import jaxact
 from benchmarks.hlo import hlo_op_counts, xla_cost
-from harness.timing import Eager, paired_ratio, summary, timeit_interleaved
+from harness.timing import Eager, paired_ratio, summary, timeit_interleaved, xla_isa_cap
 
 # alpha = 1 would take jaxact's sigmoid shortcut; 2 exercises the general path.
 GENERALIZED_LOGISTIC_ALPHA = 2.0
@@ -89,11 +89,16 @@ _STARTED = time.perf_counter()
 
 
 def progress(message: str) -> None:
-    """A line on stderr, with the seconds since the bench was imported.
+    """A line on stderr, with the seconds since the bench was imported, and the
+    ISA cap and float64 mode of this process where they are set (the bench
+    runs those passes in processes of their own).
 
     Written through tqdm, which prints it above the progress bar, not into it.
     """
-    tqdm.write(f"[bench {time.perf_counter() - _STARTED:6.1f} s] {message}", file=sys.stderr)
+    cap = xla_isa_cap()
+    mode = (f" {cap}" if cap else "") + (" x64" if jax.config.jax_enable_x64 else "")
+    tqdm.write(f"[bench{mode} {time.perf_counter() - _STARTED:6.1f} s] {message}",
+               file=sys.stderr)
 
 
 def forward_and_vjp(fn: Callable) -> Callable:
@@ -217,19 +222,54 @@ def time_eager(names: Sequence[str], n: int, reps: int, number: int) -> list[dic
     return rows
 
 
-def profile_elementwise(names: Sequence[str], n: int = 1 << 12) -> list[dict]:
-    """HLO op counts of jaxact and its reference, float32, both modes. The
+def profile_elementwise(names: Sequence[str], dtype=jnp.float32, n: int = 1 << 12
+                        ) -> list[dict]:
+    """HLO op counts of jaxact and its reference in ``dtype``, both modes. The
     counts do not depend on n, so a small array keeps compiling cheap."""
-    x, cotangent = inputs(n, jnp.float32)
+    dtype = jnp.dtype(dtype)
+    x, cotangent = inputs(n, dtype)
     rows = []
     for name in names:
         function = ELEMENTWISE[name]
         for label, fn in (("jaxact", function.jaxact),
                           (function.reference_label, function.reference)):
-            rows.append({"name": name, "mode": "forward", "contender": label,
-                         **hlo_op_counts(fn, x)})
-            rows.append({"name": name, "mode": "forward+vjp", "contender": label,
+            common = {"name": name, "dtype": dtype.name, "contender": label}
+            rows.append({**common, "mode": "forward", **hlo_op_counts(fn, x)})
+            rows.append({**common, "mode": "forward+vjp",
                          **hlo_op_counts(forward_and_vjp(fn), x, cotangent)})
+    return rows
+
+
+def time_in_cache(names: Sequence[str], sizes: Sequence[int], reps: int) -> list[dict]:
+    """Forward and forward+vjp of jaxact and its reference on float32 arrays small
+    enough to stay in cache, where the arithmetic, not memory traffic, decides.
+
+    Each sample runs about 2^22 elements (calls back to back, awaited once),
+    as in :func:`time_scaling`. Rows as :func:`time_elementwise`'s, without
+    the floor, plus ``number`` (calls per sample) and ``ns_per_element``.
+    """
+    rows = []
+    for n in sizes:
+        x, cotangent = inputs(n, jnp.float32)
+        number = max(1, (1 << 22) // n)
+        for name in names:
+            function = ELEMENTWISE[name]
+            reference_label = function.reference_label
+            for mode in ("forward", "forward+vjp"):
+                wrap = (lambda f: f) if mode == "forward" else forward_and_vjp
+                args = (x,) if mode == "forward" else (x, cotangent)
+                times = timeit_interleaved({"jaxact": wrap(function.jaxact),
+                                            reference_label: wrap(function.reference)},
+                                           reps, args=args, number=number)
+                for label, samples in times.items():
+                    stats = summary(samples)
+                    rows.append({"name": name, "mode": mode, "dtype": "float32", "n": n,
+                                 "number": number, "contender": label,
+                                 "reference": reference_label, **stats,
+                                 "ratio_reference": paired_ratio(samples,
+                                                                 times[reference_label]),
+                                 "ns_per_element": stats["median_s"] / n * 1e9})
+        progress(f"in cache n=2^{n.bit_length() - 1}")
     return rows
 
 

@@ -114,13 +114,8 @@ _ISA_EXTENSIONS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16
                    "amx_tile", "amx_bf16", "amx_fp16")
 
 
-def isa_info() -> str:
-    """The ISA the figures were made at: the CPU's extensions and XLA's cap on them.
-
-    XLA compiles for the best ISA the CPU has unless ``--xla_cpu_max_isa`` in
-    XLA_FLAGS caps it, and the instructions (so speed, and bits where an
-    instruction rounds differently) depend on it.
-    """
+def cpu_isa_extensions() -> list[str]:
+    """The extensions of :data:`_ISA_EXTENSIONS` this CPU has (/proc/cpuinfo), lowest first."""
     flags: set[str] = set()
     try:
         with open("/proc/cpuinfo") as f:
@@ -130,9 +125,25 @@ def isa_info() -> str:
                     break
     except OSError:
         pass
-    present = [name for name in _ISA_EXTENSIONS if name in flags]
-    cap = next((flag.split("=", 1)[1] for flag in os.environ.get("XLA_FLAGS", "").split()
-                if flag.startswith("--xla_cpu_max_isa=")), None)
+    return [name for name in _ISA_EXTENSIONS if name in flags]
+
+
+def xla_isa_cap(xla_flags: str | None = None) -> str | None:
+    """The ``--xla_cpu_max_isa`` value in XLA_FLAGS (or ``xla_flags``), None without one."""
+    flags = os.environ.get("XLA_FLAGS", "") if xla_flags is None else xla_flags
+    return next((flag.split("=", 1)[1] for flag in flags.split()
+                 if flag.startswith("--xla_cpu_max_isa=")), None)
+
+
+def isa_info() -> str:
+    """The ISA the figures were made at: the CPU's extensions and XLA's cap on them.
+
+    XLA compiles for the best ISA the CPU has unless ``--xla_cpu_max_isa`` in
+    XLA_FLAGS caps it, and the instructions (so speed, and bits where an
+    instruction rounds differently) depend on it.
+    """
+    present = cpu_isa_extensions()
+    cap = xla_isa_cap()
     cpu = "+".join(present) if present else (platform.machine() or "unknown")
     return f"{cpu}, XLA max ISA {cap or 'default (the best the CPU has)'}"
 

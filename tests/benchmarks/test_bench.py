@@ -6,7 +6,9 @@ positive number, so that the full run cannot fail on a missing row, and that
 the contenders of each row compute the same thing. The run measures two
 functions of the registry, one with a jax.nn counterpart, lax's accurate version
 and the PINN step, one compared with a formula: every code path, at a fraction
-of the time of all of them.
+of the time of all of them. It runs at the default ISA level in float32 and
+bfloat16, in one process; a second run measures the float64 and AVX2 rows of
+tanh, in the process of their own that the bench starts for them.
 """
 
 import json
@@ -22,6 +24,7 @@ import numpy as np
 import pytest
 
 import jaxact
+from benchmarks.report import render_markdown
 from tests.helpers import assert_trees_allclose, mlp_apply, mlp_init
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,19 +45,34 @@ def _finite_positive(value) -> bool:
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     # The real command line, as `make bench QUICK=1` runs it, in a fresh process.
+    return out, _bench(out, "--functions", *EXPECTED_CONTENDERS, "--isa", "default",
+                       "--dtypes", "float32", "bfloat16")
+
+
+def _bench(out, *argv) -> str:
+    """Runs the quick bench's command line in a fresh process; its stdout."""
     completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench", "--quick", "--out", str(out),
-         "--functions", *EXPECTED_CONTENDERS],
+        [sys.executable, "-m", "benchmarks.bench", "--quick", "--out", str(out), *argv],
         cwd=REPO, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
-    return out, completed.stdout
+    return completed.stdout
 
 
 @pytest.fixture(scope="module")
 def results(quick_run):
     return json.loads((quick_run[0] / "bench.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def isa_results(tmp_path_factory):
+    """tanh's float64 rows at the AVX2 level: a pass that the bench must run in a
+    process of its own (XLA_FLAGS capped, JAX_ENABLE_X64 on)."""
+    out = tmp_path_factory.mktemp("bench-avx2-float64")
+    _bench(out, "--functions", "tanh", "--suites", "elementwise", "models", "--isa", "AVX2",
+           "--dtypes", "float64")
+    return json.loads((out / "bench.json").read_text())
 
 
 def test_writes_all_three_files_and_prints_the_table(quick_run):
@@ -65,9 +83,10 @@ def test_writes_all_three_files_and_prints_the_table(quick_run):
     assert (out / "bench_scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (out / "bench.md").read_text()
     assert stdout.strip() == markdown.strip()
-    for heading in ("## Targets", "## Elementwise, float32", "## Elementwise, bfloat16",
+    for heading in ("## Targets", "## Elementwise, float32, default ISA",
+                    "## Elementwise, bfloat16, default ISA", "## In cache",
                     "## Eager (un-jitted) calls", "## PReLU and Maxout", "## Small MLP SGD step",
-                    "## MLP SGD step", "## PINN-style step", "## Scaling", "## Profile"):
+                    "## MLP SGD step", "## Models", "## Scaling", "## Profile"):
         assert heading in markdown
     assert "jax 0" in markdown and "cores" in markdown  # the machine line
 
@@ -132,9 +151,82 @@ def test_model_rows(results):
         for row in rows:
             for key in keys:
                 assert _finite_positive(row[key]), (model, row["name"], row["contender"], key)
-    assert {(r["name"], r["contender"]) for r in results["pinn"]} == {
-        ("tanh", "jaxact"), ("tanh", "jax.nn")}
-    assert all(_finite_positive(r["ratio_reference"]) for r in results["pinn"])
+    # Of the models, only the PINN's activation (tanh) is among the functions run.
+    assert {(r["model"], r["dtype"], r["name"], r["contender"], r["isa"])
+            for r in results["models"]} == {("pinn", "float32", "tanh", "jaxact", "default"),
+                                            ("pinn", "float32", "tanh", "jax.nn", "default")}
+    for row in results["models"]:
+        for key in ("median_s", "ratio_reference", "compile_median_s", "compile_ratio",
+                    "compile_cpu_ratio", "temp_ratio", "hlo_ratio"):
+            assert _finite_positive(row[key]), (row["contender"], key)
+        assert isinstance(row["temp_bytes"], int) and row["hlo_instructions"] > 0
+
+
+def test_in_cache_rows(results):
+    sizes = results["config"]["in_cache_sizes"]
+    assert sorted((r["name"], r["mode"], r["contender"], r["n"]) for r in results["in_cache"]) \
+        == sorted((name, mode, label, n) for name, labels in EXPECTED_CONTENDERS.items()
+                  for mode in ("forward", "forward+vjp")
+                  for label in labels - {"lax accuracy=HIGHEST", "floor x*s"} for n in sizes)
+    for row in results["in_cache"]:
+        assert row["dtype"] == "float32" and row["isa"] == "default"
+        assert _finite_positive(row["ns_per_element"]) and _finite_positive(
+            row["ratio_reference"]), row
+
+
+def test_float64_and_avx2_rows_come_from_a_process_set_up_for_them(isa_results):
+    # The pass ran in its own process, with XLA capped at AVX2 and float64 on.
+    [pass_] = isa_results["passes"]
+    assert pass_["isa"] == "AVX2" and pass_["x64"] is True
+    assert pass_["xla_isa"].endswith("XLA max ISA AVX2")
+    rows = isa_results["elementwise"]
+    assert {(r["name"], r["mode"], r["dtype"], r["isa"]) for r in rows} == {
+        ("tanh", mode, "float64", "AVX2") for mode in ("forward", "forward+vjp")}
+    assert {r["contender"] for r in rows} == EXPECTED_CONTENDERS["tanh"]
+    assert all(_finite_positive(r["ratio_reference"]) for r in rows)
+    assert {(r["model"], r["dtype"], r["isa"]) for r in isa_results["models"]} == {
+        ("pinn", "float64", "AVX2")}
+    # Every target names the level; each of tanh's two modes, and the PINN's
+    # step time, compile time and memory.
+    assert len(isa_results["targets"]) == 2 + 3
+    assert {t["isa"] for t in isa_results["targets"]} == {"AVX2"}
+    markdown = render_markdown(isa_results)
+    assert "## Elementwise, float64, AVX2 ISA" in markdown and "| float64 AVX2 |" in markdown
+
+
+def test_plan_runs_each_isa_level_and_float64_in_a_process_of_its_own():
+    from benchmarks.bench import DTYPE_SUITES, ISA_LEVELS, ISA_SUITES, SUITES, Pass, plan
+
+    assert plan(SUITES, ISA_LEVELS, ["float32", "bfloat16", "float64"]) == [
+        Pass("default", False, SUITES, ("float32", "bfloat16")),
+        Pass("default", True, DTYPE_SUITES, ("float64",)),
+        Pass("AVX2", False, ISA_SUITES, ("float32", "bfloat16")),
+        Pass("AVX2", True, ("elementwise", "models"), ("float64",)),
+    ]
+    # The suites measured in float32 only have no float64 pass.
+    assert plan(["eager", "in_cache"], ISA_LEVELS, ["float64"]) == [
+        Pass("default", False, ("in_cache", "eager"), ()),
+        Pass("AVX2", False, ("in_cache",), ())]
+    assert plan(["scaling"], ["AVX2"], ["float32"]) == []
+
+
+def test_a_pass_process_gets_its_isa_cap_and_x64_mode(monkeypatch):
+    from benchmarks import bench
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_max_isa=SSE4_2 --xla_force_host_platform_"
+                       "device_count=2")
+    avx2 = bench._pass_environment(bench.Pass("AVX2", True, ("elementwise",), ("float64",)))
+    assert avx2["XLA_FLAGS"].split() == ["--xla_force_host_platform_device_count=2",
+                                         "--xla_cpu_max_isa=AVX2"]
+    assert avx2["JAX_ENABLE_X64"] == "1"
+    default = bench._pass_environment(bench.Pass("default", False, ("eager",), ()))
+    assert default["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2"
+    assert default["JAX_ENABLE_X64"] == "0"
+    # This process (no cap, float64 off) runs the default float32 pass itself.
+    monkeypatch.delenv("XLA_FLAGS")
+    assert bench.runs_here(bench.Pass("default", False, ("eager",), ()))
+    assert not bench.runs_here(bench.Pass("default", True, ("elementwise",), ("float64",)))
+    assert not bench.runs_here(bench.Pass("AVX2", False, ("elementwise",), ("float32",)))
 
 
 def test_scaling_rows(results):
@@ -150,16 +242,52 @@ def test_scaling_rows(results):
 
 def test_targets_table_covers_every_target(results):
     targets = results["targets"]
-    # Per function: 2 modes x 2 dtypes, its scaling row, 2 eager modes, the small
-    # MLP step, the 20-layer step's time, compile time and memory. Then the PINN
-    # step (tanh), prelu against the autodiff PReLU and the library's (2 groups),
-    # prelu forward against leaky_relu, Maxout.
-    per_function = 4 + 1 + 2 + 1 + 3
-    assert len(targets) == len(EXPECTED_CONTENDERS) * per_function + 1 + 4 + 1 + 1
+    # Per function: 2 modes x 2 dtypes, 2 in-cache modes, its scaling row (the
+    # quick sizes all lie below 2^22), 2 eager modes, the small MLP step, the
+    # 20-layer step's time, compile time and memory. Then the PINN step's time,
+    # compile time and memory (tanh), prelu against the autodiff PReLU and the
+    # library's (2 groups), prelu forward against leaky_relu, Maxout forward and
+    # forward+backward.
+    per_function = 4 + 2 + 1 + 2 + 1 + 3
+    assert len(targets) == len(EXPECTED_CONTENDERS) * per_function + 3 + 4 + 1 + 2
+    assert {t["isa"] for t in targets} == {"default"}
+    limits = {t["target"]: t["limit"] for t in targets}
+    assert limits["Maxout forward vs Dense floor"] == 1.10
+    assert limits["Maxout forward+backward vs Dense floor"] == 1.00
+    assert limits["3-layer MLP step (tanh) vs jax.nn: compile time"] == 1.5
+    assert limits["pinn step (tanh, float32) vs jax.nn: time"] == 1.02
     for target in targets:
         assert target["passed"] in (True, False, None)
         if target["passed"] is not None:
             assert target["passed"] == (target["measured"] <= target["limit"])
+
+
+def test_scaling_and_in_cache_targets_take_the_worst_size_of_each_range():
+    from benchmarks.targets import check_targets
+
+    def row(n, ratio, isa="default", mode=None):
+        return {"name": "gelu", "contender": "jaxact", "reference": "jax.nn", "n": n,
+                "ratio_reference": ratio, "isa": isa, **({"mode": mode} if mode else {})}
+
+    results = {suite: [] for suite in ("elementwise", "eager", "parametric", "mlp_small",
+                                       "mlp", "models")}
+    results["scaling"] = [row(1 << 12, 1.2), row(1 << 20, 1.3), row(1 << 22, 1.05),
+                          row(1 << 26, 1.12)]
+    results["in_cache"] = [row(1 << 16, 1.2, isa, "forward") for isa in ("AVX2", "default")]
+    results["in_cache"] += [row(1 << 18, 1.26, "AVX2", "forward")]
+    got = [(t["target"], t["isa"], t["measured"], t["limit"], t["passed"])
+           for t in check_targets(results)]
+    assert got == [
+        ("gelu forward float32 vs jax.nn in cache, every size 2^16–2^18 (worst: 2^16)",
+         "default", 1.2, 1.25, True),
+        # Beside the default level's row, though measured first.
+        ("gelu forward float32 vs jax.nn in cache, every size 2^16–2^18 (worst: 2^18)",
+         "AVX2", 1.26, 1.25, False),
+        ("gelu forward float32 vs jax.nn at every size 2^12–2^20 (worst: 2^20)", "default",
+         1.3, 1.25, False),
+        ("gelu forward float32 vs jax.nn at every size 2^22–2^26 (worst: 2^26)", "default",
+         1.12, 1.10, False),
+    ]
 
 
 def test_timeit_interleaved_runs_each_contender_once_per_rep():
@@ -201,17 +329,22 @@ def test_mlp_step_is_the_helpers_mlp_and_the_same_with_either_library():
     assert_trees_allclose(steps[0], steps[1], rtol=1e-5, atol=1e-7)
 
 
-def test_pinn_step_is_the_same_with_either_library():
-    from benchmarks.models import PINN_SIZES, _pinn_step_factory
+@pytest.mark.parametrize("model", ["pinn", "gpt2", "llama"])
+def test_models_are_the_same_with_either_library(model):
+    from benchmarks.models import MODELS
 
-    keys = jax.random.split(jax.random.key(1), len(PINN_SIZES))
-    params = [(jax.random.normal(k, (n_in, n_out)) / np.sqrt(n_in), jnp.zeros(n_out))
-              for k, n_in, n_out in zip(keys[:-1], PINN_SIZES[:-1], PINN_SIZES[1:], strict=True)]
-    points = jax.random.uniform(keys[-1], (32, 2), minval=-1.0, maxval=1.0)
-    ours, theirs = (jax.jit(_pinn_step_factory(fn))(params, points)
-                    for fn in (jaxact.tanh, jax.nn.tanh))
-    assert float(ours[1]) > 0  # a nonzero Laplacian, so the gradient is exercised
-    # Third derivatives of tanh through two float32 implementations.
+    sizes = {"widths": [2, 16, 16, 1], "points": 32} if model == "pinn" else {
+        "vocab": 16, "seq": 4, "batch": 2, "width": 8, "heads": 2, "layers": 1, "hidden": 16}
+    spec = MODELS[model]
+    params, batch = spec.init(jax.random.key(1), sizes, jnp.float32)
+    reference = {"gelu": jax.nn.gelu, "silu": jax.nn.silu, "tanh": jax.nn.tanh}
+    # The PINN's gradient holds third derivatives of tanh; a decoder's loss
+    # is enough to show the model is the same (and compiles in a third of
+    # the time of its gradient).
+    transform = jax.value_and_grad if model == "pinn" else (lambda loss: loss)
+    ours, theirs = (jax.jit(transform(spec.loss(fn, sizes)))(params, *batch)
+                    for fn in (getattr(jaxact, spec.activation), reference[spec.activation]))
+    assert float(jax.tree.leaves(ours)[0]) > 0  # a nonzero loss
     assert_trees_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
@@ -239,9 +372,8 @@ def test_prelu_contenders_agree():
             assert_trees_allclose(got, expected, rtol=1e-6, atol=1e-6)
 
 
-def test_merge_of_partial_runs_is_the_whole_run(results):
+def test_merge_of_partial_runs_is_the_whole_run(results, isa_results):
     from benchmarks.bench import SUITES, merge
-    from benchmarks.report import render_markdown
 
     halves = [set(SUITES[:3]), set(SUITES[3:])]
     parts = [{**results, "config": {**results["config"], "suites": sorted(half)},
@@ -253,3 +385,23 @@ def test_merge_of_partial_runs_is_the_whole_run(results):
     assert merged["targets"] == results["targets"]
     assert len(merged["config"]["parts"]) == 2
     assert "Assembled from 2 partial runs" in render_markdown(merged)
+    # A part at another ISA level and dtype adds its rows, targets and pass.
+    both = merge([results, isa_results])
+    assert both["config"]["isas"] == ["default", "AVX2"]
+    assert both["config"]["dtypes"] == ["float32", "bfloat16", "float64"]
+    assert both["passes"] == results["passes"] + isa_results["passes"]
+    assert len(both["targets"]) == len(results["targets"]) + len(isa_results["targets"])
+    markdown = render_markdown(both)
+    assert "(ISA levels: default, AVX2)" in markdown
+    assert "| float32 default | bfloat16 default | float64 AVX2 |" in markdown
+
+
+def test_the_avx2_pass_is_left_out_on_a_cpu_without_avx2(monkeypatch):
+    from benchmarks import bench
+
+    monkeypatch.setattr(bench, "cpu_isa_extensions", lambda: [])
+    monkeypatch.setattr(bench, "_run_in_child", lambda *args: pytest.fail("a pass ran"))
+    results = bench.run(quick=True, names=["relu"], suites=["elementwise"], isas=["AVX2"],
+                        dtypes=["float32"])
+    assert results["elementwise"] == [] and results["targets"] == []
+    assert [p["xla_isa"] for p in results["passes"]] == ["not run: the CPU has no AVX2"]

@@ -39,11 +39,12 @@ def _one_line_error(capsys, prog: str) -> str:
     return err
 
 
-def _bench_result(quick=False, names=None, suites=bench.SUITES) -> dict:
+def _bench_result(quick=False, names=None, suites=bench.SUITES, isas=bench.ISA_LEVELS,
+                  dtypes=bench.DTYPES) -> dict:
     """What bench.run returns, with no rows: enough for the command to write it."""
     return {"machine": {"date": "2026-01-01 00:00 UTC"},
             "config": {"quick": quick, "functions": list(names or bench.ELEMENTWISE),
-                       "suites": list(suites)},
+                       "suites": list(suites), "isas": list(isas), "dtypes": list(dtypes)},
             **{suite: [] for suite in bench.SUITES}, "targets": [], "wall_s": 1.0}
 
 
@@ -90,7 +91,8 @@ def _files(directory: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("argv", [["--quick"], ["--functions", "tanh"], ["--suites", "eager"],
-                                  ["--quick", "--functions", "sigmoid", "--suites", "eager"]])
+                                  ["--quick", "--functions", "sigmoid", "--suites", "eager"],
+                                  ["--isa", "AVX2"], ["--dtypes", "float32", "bfloat16"]])
 def test_partial_bench_writes_beside_the_committed_results(tmp_path, stub_bench, argv):
     assert bench.main(argv) == 0
     assert _files(tmp_path / "results-quick") == ["bench.json", "bench.md"]
@@ -100,8 +102,11 @@ def test_partial_bench_writes_beside_the_committed_results(tmp_path, stub_bench,
 def test_full_bench_writes_the_committed_results(tmp_path, stub_bench):
     assert bench.main([]) == 0
     assert _files(tmp_path / "results") == ["bench.json", "bench.md"]
-    # Naming every function and suite is a full run too.
-    assert bench.main(["--functions", *bench.ELEMENTWISE, "--suites", *bench.SUITES]) == 0
+    # Naming every function, suite, ISA level and dtype is a full run too.
+    assert bench.main(["--functions", *bench.ELEMENTWISE, "--suites", *bench.SUITES,
+                       "--isa", *bench.ISA_LEVELS, "--dtypes", *bench.DTYPES]) == 0
+    assert stub_bench[-1]["isas"] == list(bench.ISA_LEVELS)
+    assert stub_bench[-1]["dtypes"] == list(bench.DTYPES)
     assert not (tmp_path / "results-quick").exists()
 
 
@@ -129,6 +134,12 @@ def test_merge_writes_the_committed_results_only_when_the_parts_make_a_full_run(
     assert bench.main(["--merge", str(first), str(second)]) == 0
     merged = json.loads((tmp_path / "results" / "bench.json").read_text())
     assert len(merged["config"]["parts"]) == 2 and stub_bench == []
+    # Every suite, but one ISA level only: not a full run.
+    (tmp_path / "results" / "bench.json").unlink()
+    default_only = [_write_part(tmp_path / f"{name}.json", suites=suites, isas=["default"])
+                    for name, suites in (("c", bench.SUITES[:half]), ("d", bench.SUITES[half:]))]
+    assert bench.main(["--merge", *map(str, default_only)]) == 0
+    assert not (tmp_path / "results" / "bench.json").exists()
 
 
 @pytest.mark.parametrize("argv, name", [
@@ -305,6 +316,9 @@ def test_bad_merge_file_names_it_before_any_work(tmp_path, stub_bench, capsys, d
     ["--functions"],
     ["--merge", "x.json", "--quick"],
     ["--merge", "x.json", "--suites", "eager"],
+    ["--merge", "x.json", "--isa", "AVX2"],
+    ["--isa", "AVX512"],
+    ["--dtypes", "float16"],
     ["--no-such-option"],
 ])
 def test_bad_bench_arguments_are_one_line_before_any_work(tmp_path, stub_bench, capsys, argv):
