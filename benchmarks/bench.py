@@ -62,6 +62,7 @@ from benchmarks.elementwise import (
     time_in_cache,
     time_scaling,
 )
+from benchmarks.mca import static_profile
 from benchmarks.models import time_mlp, time_models
 from benchmarks.parametric import time_maxout, time_prelu
 from benchmarks.report import plot_scaling, render_markdown
@@ -82,6 +83,20 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 # beside the committed results, never over them.
 DEFAULT_QUICK_OUT = Path(__file__).resolve().parent / "results-quick"
 WRITTEN = ("bench.json", "bench.md", "bench_scaling.png")
+
+
+def with_static_cost(rows: list[dict], names: Sequence[str], dtype) -> list[dict]:
+    """The profile rows with ``cycles_per_element``: the static cost of each
+    contender's compiled loops (:mod:`benchmarks.mca`), None where it could
+    not be measured (the tools missing, a loop that calls out)."""
+    static = static_profile(names, str(jax.numpy.dtype(dtype)))
+    cost = {}
+    if isinstance(static, list):
+        for row in static:
+            cost[row["name"], row["mode"], "jaxact"] = row["jaxact_cycles"]
+            cost[row["name"], row["mode"], row["reference"]] = row["reference_cycles"]
+    return [{**row, "cycles_per_element": cost.get((row["name"], row["mode"], row["contender"]))}
+            for row in rows]
 
 
 def _config(quick: bool) -> dict:
@@ -232,7 +247,8 @@ def measure_pass(pass_: Pass, config: dict) -> dict:
                                       warm_up=not config["quick"]),
         "scaling": lambda: time_scaling(names, config["scaling_sizes"], config["scaling_reps"]),
         "profile": lambda: [row for dtype in pass_.dtypes
-                            for row in profile_elementwise(names, dtype)],
+                            for row in with_static_cost(profile_elementwise(names, dtype),
+                                                        names, dtype)],
     }
     part: dict = {suite: [] for suite in SUITES}
     for suite in runs.progress_bar(pass_.suites, desc=f"bench suites ({pass_.label})",

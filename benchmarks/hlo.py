@@ -34,6 +34,9 @@ def hlo_summary(counts: dict) -> str:
     """'N instructions, k exponential, ...': the nonzero counts in one line."""
     parts = [f"{counts['instructions']} instructions"]
     parts += [f"{counts[op]} {op}" for op in PROFILED_OPCODES if counts[op]]
+    # The static cost of the compiled loops, where benchmarks.mca measured it.
+    if counts.get("cycles_per_element") is not None:
+        parts.append(f"{counts['cycles_per_element']:.2f} cycles/element (llvm-mca)")
     return ", ".join(parts)
 
 

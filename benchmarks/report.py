@@ -463,12 +463,21 @@ def render_markdown(results: dict) -> str:
         out += scaling_notes(results["scaling"])
     if results["profile"]:
         out += ["## Profile: opcode counts in the compiled HLO", "",
-                "From `jax.jit(f).lower(x).compile().as_text()`; fused computations included.",
+                "From `jax.jit(f).lower(x).compile().as_text()`; fused computations included. "
+                "Cycles per element: the static cost of the compiled loops on this CPU "
+                "(`python -m benchmarks.mca`: llvm-mca on XLA's object code, summed over the "
+                "call's kernels), which load on the machine does not change; blank where "
+                "it could not be measured.",
                 ""]
-        out += _table(["function", "dtype", "mode", "contender", "instructions",
-                       *PROFILED_OPCODES],
+
+        def cycles(row):
+            value = row.get("cycles_per_element")
+            return "" if value is None else f"{value:.2f}"
+
+        out += _table(["function", "dtype", "mode", "contender", "cycles/element",
+                       "instructions", *PROFILED_OPCODES],
                       [[r["name"], r.get("dtype", "float32"), r["mode"], r["contender"],
-                        r["instructions"], *(r[opcode] for opcode in PROFILED_OPCODES)]
+                        cycles(r), r["instructions"], *(r[opcode] for opcode in PROFILED_OPCODES)]
                        for r in results["profile"]])
     out.append("")
     misses = explain_misses(results)
