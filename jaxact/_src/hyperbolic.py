@@ -110,7 +110,8 @@ def _tanh_for_bfloat16(x: jax.Array) -> jax.Array:
     return jnp.tanh(x)
 
 
-_tanh = unary_activation(_tanh_and_derivative, cpu_bfloat16_value=_tanh_for_bfloat16)
+_tanh = unary_activation(_tanh_and_derivative, cpu_bfloat16_value=_tanh_for_bfloat16,
+                         second_derivative=lambda y, dy: -2 * y * dy)
 
 
 def tanh(x: ArrayLike, /) -> jax.Array:

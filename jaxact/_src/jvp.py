@@ -306,6 +306,7 @@ def guard_inputs(*args):
 
 
 def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
+                     second_derivative=None,
                      eager_chunk: int = EAGER_CHUNK, weak_as_inputs: bool = True):
     """f(x) as a ``custom_jvp`` from ``value_and_derivative(x) -> (f(x), f'(x))``.
 
@@ -317,6 +318,15 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
     a bfloat16 input on the CPU instead: a cheaper float32 function whose
     rounding to bfloat16 equals that of f at all 2^16 bfloat16 inputs (its
     test checks every one). The derivative is always computed.
+
+    ``second_derivative(y, dy) -> f''(x)``, if given, is f'' as a function of
+    the value y = f(x) and the derivative dy = f'(x) alone (tanh: -2 y dy).
+    The derivative is then a ``custom_jvp`` of its own, whose rule is that
+    function of the two accurate kernels, so every higher derivative is a
+    polynomial in y and dy: without it, a second derivative autodiffs the
+    derivative's own arithmetic (its exp, its error-free sums), and a third
+    autodiffs that again, which multiplies the program and the residuals a
+    ``jax.hessian`` pullback keeps.
 
     ``eager_chunk``, ``weak_as_inputs``: see kernel (a smaller chunk for the
     costliest activations).
@@ -342,6 +352,20 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
         if cpu_bfloat16_value is None or x.dtype != jnp.bfloat16:
             return value(x)
         return jax.lax.platform_dependent(x, cpu=cpu_bfloat16, default=value)
+
+    if second_derivative is not None:
+        # In place of the checkpointed derivative: its own arithmetic is
+        # never differentiated. x is separated (in its compute dtype, see
+        # jvp below), so this rule's value is computed from the same x.
+        @jax.custom_jvp
+        def derivative(x):
+            return value_and_derivative(upcast(x))[1]
+
+        @derivative.defjvp
+        def derivative_jvp(primals, tangents):
+            (x,), (x_dot,) = primals, tangents
+            dy = derivative(x)
+            return dy, cast(x_dot, dy.dtype) * second_derivative(activation(x), dy)
 
     def jvp(primals, tangents):
         (x,), (x_dot,) = primals, tangents
