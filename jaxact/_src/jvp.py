@@ -342,9 +342,10 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
     # recomputes, rather than keeping each of its intermediates for the
     # pullback. Under jit XLA gives the same program either way; eagerly each
     # kept intermediate is one more output of a program compiled on the spot.
+    # (x itself is unused: see the rule below.)
     @jax.checkpoint
-    def derivative(x):
-        return value_and_derivative(upcast(x))[1]
+    def derivative(x, separated):
+        return value_and_derivative(upcast(separated))[1]
 
     @jax.custom_jvp
     def activation(x: jax.Array) -> jax.Array:
@@ -355,17 +356,20 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
 
     if second_derivative is not None:
         # In place of the checkpointed derivative: its own arithmetic is
-        # never differentiated. x is separated (in its compute dtype, see
-        # jvp below), so this rule's value is computed from the same x.
+        # never differentiated. Computed from the separated x; the value in
+        # its rule from x itself (the two are the same numbers), which is
+        # the value jvp computes as well, so XLA computes it once.
         @jax.custom_jvp
-        def derivative(x):
-            return value_and_derivative(upcast(x))[1]
+        def derivative(x, separated):
+            return value_and_derivative(upcast(separated))[1]
 
         @derivative.defjvp
         def derivative_jvp(primals, tangents):
-            (x,), (x_dot,) = primals, tangents
-            dy = derivative(x)
-            return dy, cast(x_dot, dy.dtype) * second_derivative(activation(x), dy)
+            (x, separated), (_, separated_dot) = primals, tangents
+            dy = derivative(x, separated)
+            # A narrow x: the value in the compute dtype, not rounded.
+            y = activation(x if x.dtype == dy.dtype else separated)
+            return dy, cast(separated_dot, dy.dtype) * second_derivative(y, dy)
 
     def jvp(primals, tangents):
         (x,), (x_dot,) = primals, tangents
@@ -376,8 +380,8 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
         y = activation(x)
         # Behind the barrier as the value is (see kernel): otherwise XLA
         # folds a compile-time-constant x into the derivative's arithmetic.
-        (x,) = guard_inputs(x)
-        dy = derivative(separate(x))
+        (guarded,) = guard_inputs(x)
+        dy = derivative(x, separate(guarded))
         return y, cast(cast(x_dot, dy.dtype) * dy, x.dtype)
 
     activation.defjvp(jvp)
