@@ -476,21 +476,24 @@ def _dense_references(name: str, points: np.ndarray) -> tuple[np.ndarray, np.nda
     return expected.T, scale.T
 
 
-# Between the points above, near 0: autodiff of sech^2's own arithmetic (its
-# exp, its divisions) lost up to 19 ULP of the local scale at orders 2 and 3
-# (x = 7.9e-4 in float32). tanh's derivative has its own rule, -2 tanh
-# sech^2, so every order is a polynomial in the two accurate kernels.
-TANH_NEAR_ZERO = np.geomspace(1e-6, 3.0, 120)
+# Between the points above, near 0: autodiff of the derivative's own
+# arithmetic (sech^2's and sigma''s exp and divisions) lost up to 20 ULP of
+# the local scale at orders 2 and 3 (tanh at x = 7.9e-4 in float32). Their
+# derivatives have rules of their own (tanh'' = -2 tanh sech^2, sigma'' =
+# sigma' (1 - 2 sigma)), so every order is a polynomial in the two accurate
+# kernels.
+NEAR_ZERO = np.geomspace(1e-6, 3.0, 120)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-def test_tanh_higher_derivatives_near_zero(dtype):
-    points = np.concatenate([-TANH_NEAR_ZERO, TANH_NEAR_ZERO]).astype(dtype)
-    expected, scale = _dense_references("tanh", points.astype(np.float64))
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_higher_derivatives_near_zero(name, dtype):
+    points = np.concatenate([-NEAR_ZERO, NEAR_ZERO]).astype(dtype)
+    expected, scale = _dense_references(name, points.astype(np.float64))
     judged = np.ones(points.shape, bool)
     with jax.enable_x64(dtype == np.float64):
         for order in ORDERS:
-            got = _derivative_program("tanh", order)(jnp.asarray(points))[0]
-            _check(f"tanh order {order} {np.dtype(dtype).name} near 0", points.astype(np.float64),
+            got = _derivative_program(name, order)(jnp.asarray(points))[0]
+            _check(f"{name} order {order} {np.dtype(dtype).name} near 0", points.astype(np.float64),
                    np.asarray(got, np.float64), expected[order - 2], scale[order - 2], dtype,
                    judged)

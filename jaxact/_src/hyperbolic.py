@@ -141,7 +141,9 @@ def tanh(x: ArrayLike, /) -> jax.Array:
     Derivative: :math:`\tanh'(x) = \mathrm{sech}^2(x) = 4e^{-2|x|}/(1 + e^{-2|x|})^2`,
     computed from :math:`e^{-2|x|}` rather than as :math:`1 - \tanh^2(x)`, so
     it stays accurate where ``jnp.tanh``'s gradient is exactly 0 (:math:`|x| > 9`
-    in float32).
+    in float32). Higher derivatives follow from its own rule,
+    :math:`(\mathrm{sech}^2)' = -2\tanh\,\mathrm{sech}^2`: polynomials in
+    the value and the derivative.
 
     Accuracy: float32 value within 2.5 ULP and derivative within 4 ULP,
     half precision the float32 result rounded once (:doc:`/accuracy`).
