@@ -494,6 +494,30 @@ def test_stored_root_and_series_are_mpmath_s(name):
     np.testing.assert_allclose(series, [float(c) for c in taylor[1:]], rtol=1e-14)
 
 
+def test_float64_tanh_pade_coefficients_are_mpmath_s_and_within_a_fiftieth_ulp():
+    # The [3/3] Pade approximant of R in tanh(a) = a + a^3 R(a^2), the
+    # float64 series below the switch point, recomputed from the exact
+    # Taylor coefficients; and its error, relative to tanh(a), on (0, 0.55].
+    from jaxact._src import hyperbolic
+    from jaxact._src.numerics import tanh_taylor_coefficient
+
+    with mpmath.workdps(50):
+        taylor = [mpmath.mpf(c.numerator) / c.denominator
+                  for c in map(tanh_taylor_coefficient, range(2, 9))]
+        p, q = mpmath.pade(taylor, 3, 3)
+        np.testing.assert_array_equal(hyperbolic._TANH_PADE_P_FLOAT64, [float(c) for c in p])
+        np.testing.assert_array_equal(hyperbolic._TANH_PADE_Q_FLOAT64, [float(c) for c in q])
+        worst = 0
+        for a in mpmath.linspace(mpmath.mpf(hyperbolic._TANH_SWITCH) / 200,
+                                 hyperbolic._TANH_SWITCH, 200):
+            s = a * a
+            ratio = (sum(c * s**k for k, c in enumerate(p))
+                     / sum(c * s**k for k, c in enumerate(q)))
+            approx = a + a**3 * ratio
+            worst = max(worst, abs(approx / mpmath.tanh(a) - 1))
+    assert worst < 2.0**-53 / 50, float(worst)
+
+
 @pytest.mark.parametrize("name", list(ROOTS))
 def test_derivative_next_to_its_root_within_bound(name):
     # The float32 numbers around the root of f', where the closed form

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -20,8 +18,6 @@ from jaxact._src.numerics import (
     one_plus_small,
     series_near_root,
     square_of_one_plus,
-    tanh_taylor_coefficient,
-    terms_needed,
     two_product_error,
     two_sum,
 )
@@ -36,26 +32,20 @@ _TANH_SWITCH = 0.55
 _TANH_SERIES_FLOAT32 = (-0.3333331755967226, 0.1333258613873605, -0.053852309950945886,
                         0.02107167926743925, -0.0062742398727887285)
 
+# float64: R(s) = P(s) / Q(s), s = a^2, the [3/3] Pade approximant of R's
+# Taylor series (c_2, ..., c_8 of tanh_taylor_coefficient), highest power
+# last; within 0.013 of a float64 ULP of tanh(a) for a <= 0.55 (mpmath, 50
+# digits; a test recomputes both). Six multiply-adds and a division that
+# the large-|x| branch shares, where the Taylor series needs 18 terms.
+#   p, q = mpmath.pade([tanh_taylor_coefficient(k) for k in range(2, 9)], 3, 3)
+_TANH_PADE_P_FLOAT64 = (-0.3333333333333333, -0.02142857142857143, -0.0002442002442002442,
+                        -1.7619065238112858e-08)
+_TANH_PADE_Q_FLOAT64 = (1.0, 0.4642857142857143, 0.02454212454212454, 0.0002553002553002553)
+
 # tanh(x) rounds to +-1 above this |x| in float32 and in float64
 # (1 - tanh(20) = 8e-18 < 2^-54), so clamping |x| there changes no result and
 # keeps exp(-2|x|) far from underflow.
 _TANH_SATURATION = 20.0
-
-
-@functools.cache
-def _tanh_coefficients(dtype) -> Sequence[float]:
-    """R's coefficients in tanh(x) = x + x^3 R(x^2) for |x| <= 0.55.
-
-    float32: the minimax fit above. Other dtypes: the Taylor coefficients
-    c_2, c_3, ...; terms shrink by (2 * 0.55 / pi)^2 <= 0.123, so float64 needs
-    19 of them.
-    """
-    if jnp.dtype(dtype) == jnp.float32:
-        return _TANH_SERIES_FLOAT32
-    n = terms_needed(
-        lambda k: abs(float(tanh_taylor_coefficient(k + 1))) * _TANH_SWITCH ** (2 * k), dtype
-    )
-    return [float(tanh_taylor_coefficient(k)) for k in range(2, n + 1)]
 
 
 @jax.jit
@@ -66,11 +56,21 @@ def _tanh_and_derivative(x: jax.Array):
     # where: the polynomial is discarded above the switch point.)
     small = jnp.where(is_small, a, 0)
     small_sq = small * small
-    tanh_small = small + small * (small_sq * horner(_tanh_coefficients(x.dtype), small_sq))
     # Large |x|: tanh = (1 - e) / (1 + e) with e = exp(-2|x|) <= 1/3, so 1 - e
     # does not cancel, and nothing overflows.
     e = exp_short(-2 * jnp.minimum(a, _TANH_SATURATION))  # jnp.minimum keeps NaN
-    y = jnp.copysign(jnp.where(is_small, tanh_small, (1 - e) / (1 + e)), x)
+    if x.dtype == jnp.float32:
+        tanh_small = small + small * (small_sq * horner(_TANH_SERIES_FLOAT32, small_sq))
+        magnitude = jnp.where(is_small, tanh_small, (1 - e) / (1 + e))
+    else:
+        # small + small^3 P / Q below the switch (small is 0 above it), one
+        # division for both branches; the quotient is at most a tenth of
+        # tanh below the switch, so its roundings count a tenth.
+        numerator = jnp.where(is_small, small * small_sq * horner(_TANH_PADE_P_FLOAT64, small_sq),
+                              1 - e)
+        denominator = jnp.where(is_small, horner(_TANH_PADE_Q_FLOAT64, small_sq), 1 + e)
+        magnitude = small + numerator / denominator
+    y = jnp.copysign(magnitude, x)
     # sech^2 from exp(-2|x|) directly at every x: 1 - tanh^2 would round to 0
     # for |x| > 9 in float32, and 4e / (1 + e)^2 has no cancellation anywhere
     # (its sensitivity to e's rounding, (1 - e) / (1 + e), is below 1). So the
@@ -90,10 +90,21 @@ _SECH_SCALE = math.exp(math.log(4.0) - _SECH_SHIFT)
 _SECH_UNSHIFT = math.exp(-_SECH_SHIFT)
 
 
+# float64: exp(z) underflows only below z ~ -708, so the shift is needed only
+# there; elsewhere exp(z) itself saves the rounding of z + 2 (up to an ULP of
+# the result for |z| < 2) and of the two scalings (4 e is exact).
+_SECH_DEEP_FLOAT64 = -700.0
+
+
 def _sech_squared(z: jax.Array) -> jax.Array:
     """sech^2(x) = 4 e / (1 + e)^2 with z = -2|x| and e = exp(z)."""
-    shifted = exp(z + _SECH_SHIFT)
-    return (shifted * _SECH_SCALE) / square_of_one_plus(shifted * _SECH_UNSHIFT)
+    if z.dtype == jnp.float32:
+        shifted = exp(z + _SECH_SHIFT)
+        return (shifted * _SECH_SCALE) / square_of_one_plus(shifted * _SECH_UNSHIFT)
+    deep = z < _SECH_DEEP_FLOAT64  # z + 2 is exact there
+    shifted = exp(jnp.where(deep, z + _SECH_SHIFT, z))
+    e = jnp.where(deep, shifted * _SECH_UNSHIFT, shifted)
+    return jnp.where(deep, shifted * _SECH_SCALE, 4 * shifted) / square_of_one_plus(e)
 
 
 def _tanh_for_bfloat16(x: jax.Array) -> jax.Array:
@@ -108,7 +119,7 @@ def _tanh_for_bfloat16(x: jax.Array) -> jax.Array:
 
 
 _tanh = unary_activation(_tanh_and_derivative, cpu_bfloat16_value=_tanh_for_bfloat16,
-                         flush_on_cpu=False)
+                         second_derivative=lambda y, dy: -2 * y * dy, flush_on_cpu=False)
 
 
 def tanh(x: ArrayLike, /) -> jax.Array:
@@ -127,7 +138,9 @@ def tanh(x: ArrayLike, /) -> jax.Array:
     Derivative: :math:`\tanh'(x) = \mathrm{sech}^2(x) = 4e^{-2|x|}/(1 + e^{-2|x|})^2`,
     computed from :math:`e^{-2|x|}` rather than as :math:`1 - \tanh^2(x)`, so
     it stays accurate where ``jnp.tanh``'s gradient is exactly 0 (:math:`|x| > 9`
-    in float32).
+    in float32). Higher derivatives follow from its own rule,
+    :math:`(\mathrm{sech}^2)' = -2\tanh\,\mathrm{sech}^2`: polynomials in
+    the value and the derivative.
 
     Accuracy: float32 value within 2.5 ULP and derivative within 4 ULP,
     half precision the float32 result rounded once (:doc:`/accuracy`).

@@ -319,6 +319,7 @@ def guard_inputs(*args):
 
 
 def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
+                     second_derivative=None,
                      eager_chunk: int = EAGER_CHUNK, weak_as_inputs: bool = True,
                      flush_on_cpu: bool = True):
     """f(x) as a ``custom_jvp`` from ``value_and_derivative(x) -> (f(x), f'(x))``.
@@ -331,6 +332,15 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
     a bfloat16 input on the CPU instead: a cheaper float32 function whose
     rounding to bfloat16 equals that of f at all 2^16 bfloat16 inputs (its
     test checks every one). The derivative is always computed.
+
+    ``second_derivative(y, dy) -> f''(x)``, if given, is f'' as a function of
+    the value y = f(x) and the derivative dy = f'(x) alone (tanh: -2 y dy).
+    The derivative is then a ``custom_jvp`` of its own, whose rule is that
+    function of the two accurate kernels, so every higher derivative is a
+    polynomial in y and dy: without it, a second derivative autodiffs the
+    derivative's own arithmetic (its exp, its error-free sums), and a third
+    autodiffs that again, which multiplies the program and the residuals a
+    ``jax.hessian`` pullback keeps.
 
     ``eager_chunk``, ``weak_as_inputs``: see kernel (a smaller chunk for the
     costliest activations). ``flush_on_cpu``: see upcast.
@@ -346,9 +356,10 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
     # recomputes, rather than keeping each of its intermediates for the
     # pullback. Under jit XLA gives the same program either way; eagerly each
     # kept intermediate is one more output of a program compiled on the spot.
+    # (x itself is unused: see the rule below.)
     @jax.checkpoint
-    def derivative(x):
-        return value_and_derivative(upcast(x, flush_on_cpu=flush_on_cpu))[1]
+    def derivative(x, separated):
+        return value_and_derivative(upcast(separated, flush_on_cpu=flush_on_cpu))[1]
 
     @jax.custom_jvp
     def activation(x: jax.Array) -> jax.Array:
@@ -356,6 +367,23 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
         if cpu_bfloat16_value is None or x.dtype != jnp.bfloat16:
             return value(x)
         return jax.lax.platform_dependent(x, cpu=cpu_bfloat16, default=value)
+
+    if second_derivative is not None:
+        # In place of the checkpointed derivative: its own arithmetic is
+        # never differentiated. Computed from the separated x; the value in
+        # its rule from x itself (the two are the same numbers), which is
+        # the value jvp computes as well, so XLA computes it once.
+        @jax.custom_jvp
+        def derivative(x, separated):
+            return value_and_derivative(upcast(separated, flush_on_cpu=flush_on_cpu))[1]
+
+        @derivative.defjvp
+        def derivative_jvp(primals, tangents):
+            (x, separated), (_, separated_dot) = primals, tangents
+            dy = derivative(x, separated)
+            # A narrow x: the value in the compute dtype, not rounded.
+            y = activation(x if x.dtype == dy.dtype else separated)
+            return dy, cast(separated_dot, dy.dtype) * second_derivative(y, dy)
 
     def jvp(primals, tangents):
         (x,), (x_dot,) = primals, tangents
@@ -366,8 +394,8 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
         y = activation(x)
         # Behind the barrier as the value is (see kernel): otherwise XLA
         # folds a compile-time-constant x into the derivative's arithmetic.
-        (x,) = guard_inputs(x)
-        dy = derivative(separate(x))
+        (guarded,) = guard_inputs(x)
+        dy = derivative(x, separate(guarded))
         return y, cast(cast(x_dot, dy.dtype) * dy, x.dtype)
 
     activation.defjvp(jvp)
