@@ -501,7 +501,7 @@ def silu(x: ArrayLike) -> jax.Array:
         >>> import jax.numpy as jnp
         >>> import jaxact
         >>> jaxact.silu(jnp.array([-1.0, 0.0, 1.0]))
-        Array([-0.2689414 ,  0.        ,  0.73105854], dtype=float32)
+        Array([-0.26894143,  0.        ,  0.7310586 ], dtype=float32)
         >>> float(jax.grad(jaxact.silu)(-90.0))  # jax.nn gives 0.0
         -7.2927e-38
 
