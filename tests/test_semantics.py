@@ -347,6 +347,16 @@ def test_elu_alpha_that_is_infinite_where_used_is_an_error(alpha):
         jaxact.elu(jnp.ones(2, jnp.float32), alpha)
 
 
+def test_generalized_logistic_nan_alpha_gives_nan_even_at_the_limits():
+    # NaN in, NaN out: x = -inf took its limit 0 whatever alpha was.
+    x = jnp.asarray([-jnp.inf, -1.0, 0.0, 1.0, jnp.inf, jnp.nan])
+    for alpha in (jnp.nan, jnp.float32(jnp.nan)):
+        assert np.isnan(np.asarray(jaxact.generalized_logistic(x, alpha))).all(), alpha
+        assert np.isnan(np.asarray(jax.jit(jaxact.generalized_logistic)(x, alpha))).all()
+        slope = jax.vmap(jax.grad(jaxact.generalized_logistic), in_axes=(0, None))(x, alpha)
+        assert np.isnan(np.asarray(slope)).all(), alpha
+
+
 @pytest.mark.parametrize("alpha", [jnp.inf, 1e300])
 def test_generalized_logistic_infinite_alpha_gives_the_limit(alpha):
     # sigma(x)^alpha -> 0 as alpha -> inf for every x < inf (sigma(x) < 1);

@@ -221,8 +221,8 @@ def _generalized_logistic_parts(x: jax.Array, alpha: jax.Array):
     # every derivative 0; computed, inf * 0 makes them NaN. So both are
     # replaced by finite values and the limits selected at the end; the
     # derivatives of a selected constant are 0, the limits of the second
-    # derivatives too. (A NaN x stays NaN.)
-    saturated = (x == -jnp.inf) | ((alpha == jnp.inf) & ~jnp.isnan(x))
+    # derivatives too. (A NaN x or alpha stays NaN.)
+    saturated = ((x == -jnp.inf) & ~jnp.isnan(alpha)) | ((alpha == jnp.inf) & ~jnp.isnan(x))
     x_finite = jnp.where(x == -jnp.inf, 0, x)
     alpha_finite = jnp.where(alpha == jnp.inf, 1, alpha)
     y, dy_dx, dy_dalpha = _generalized_logistic_finite_parts(x_finite, alpha_finite)
