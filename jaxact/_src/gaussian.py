@@ -258,7 +258,8 @@ def _halves(v: jax.Array) -> tuple[jax.Array, jax.Array]:
     return hi, v - hi
 
 
-def _product_error(a: tuple[jax.Array, jax.Array], b: tuple[jax.Array, jax.Array],
+def _product_error(a: tuple[jax.Array | float, jax.Array | float],
+                   b: tuple[jax.Array | float, jax.Array | float],
                    product: jax.Array) -> jax.Array:
     """a b - fl(a b), exactly, from the halves of a and b (Dekker's sum of
     the four partial products, each exact; with truncated halves every

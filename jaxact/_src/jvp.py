@@ -374,16 +374,18 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
         # its rule from x itself (the two are the same numbers), which is
         # the value jvp computes as well, so XLA computes it once.
         @jax.custom_jvp
-        def derivative(x, separated):
+        def derivative_with_rule(x, separated):
             return value_and_derivative(upcast(separated, flush_on_cpu=flush_on_cpu))[1]
 
-        @derivative.defjvp
+        @derivative_with_rule.defjvp
         def derivative_jvp(primals, tangents):
             (x, separated), (_, separated_dot) = primals, tangents
-            dy = derivative(x, separated)
+            dy = derivative_with_rule(x, separated)
             # A narrow x: the value in the compute dtype, not rounded.
             y = activation(x if x.dtype == dy.dtype else separated)
             return dy, cast(separated_dot, dy.dtype) * second_derivative(y, dy)
+
+        derivative = derivative_with_rule
 
     def jvp(primals, tangents):
         (x,), (x_dot,) = primals, tangents
