@@ -28,7 +28,6 @@ from jaxact._src.numerics import (
     log1p_small,
     one_plus_small,
     opaque,
-    rounded,
     series_near_root,
     square_of_one_plus,
     two_product_error,
@@ -412,6 +411,7 @@ def _silu_value(x: jax.Array, bounded: jax.Array) -> jax.Array:
 @jax.jit
 def _silu_and_derivative(x: jax.Array):
     bounded = jnp.clip(x, -_SATURATION, _SATURATION)  # keeps NaN
+    y = _silu_value(x, bounded)
     positive = x >= 0
     # e = exp(-|x|) (1 + delta), rescaled where it would underflow: silu(x) ~
     # x e^x is a normal float32 down to x = -103 although e^x underflows
@@ -427,20 +427,12 @@ def _silu_and_derivative(x: jax.Array):
     m = jnp.where(positive, 1, e)
     rescale = jnp.where(positive, 1, rescale)
     # The roundings of e and of 1 + e, as relative errors of m and of q, so
-    # that each result is corrected to first order instead of carrying them
-    # (about one ULP each, which alone would take silu's value past the
-    # 2.5 ULP bound). Each correction is applied before the one division, whose
-    # result XLA would otherwise write to memory for a second fusion.
+    # that the derivative is corrected to first order instead of carrying
+    # them (about one ULP each). The correction is applied before the one
+    # division, whose result XLA would otherwise write to memory for a
+    # second fusion.
     m_error = jnp.where(positive, 0, delta)
     q_error = (q_lo + e * delta) * _reciprocal_estimate(q)
-    # silu = x m / q; x is clamped only from below (silu(inf) = inf), and
-    # the correction uses the clamped x (inf * 0 would be NaN).
-    numerator = jnp.maximum(x, -_SATURATION) * m
-    # Both products rounded before the add (numerics.rounded): an FMA in some
-    # loops and not in others would make y depend on the array's shape.
-    y = ((rounded(numerator) + rounded((bounded * m) * (m_error - q_error))) / q) * rescale
-    # Cheaper, as accurate (XLA drops the y above from the value's pass).
-    y = _silu_value(x, bounded)
     # silu' = sigma(x) (1 + x sigma(-x)) = m g / (1 + e)^2 with
     # x >= 0: g = 1 + e + x e (no cancellation: all terms >= 0);
     # x < 0:  g = (1 + x) + e, which cancels near the root (series there).
