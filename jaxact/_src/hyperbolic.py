@@ -119,7 +119,7 @@ def _tanh_for_bfloat16(x: jax.Array) -> jax.Array:
 
 
 _tanh = unary_activation(_tanh_and_derivative, cpu_bfloat16_value=_tanh_for_bfloat16,
-                         second_derivative=lambda y, dy: -2 * y * dy, flush_on_cpu=False)
+                         second_derivative=lambda x, y, dy: -2 * y * dy, flush_on_cpu=False)
 
 
 def tanh(x: ArrayLike, /) -> jax.Array:

@@ -333,11 +333,12 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
     rounding to bfloat16 equals that of f at all 2^16 bfloat16 inputs (its
     test checks every one). The derivative is always computed.
 
-    ``second_derivative(y, dy) -> f''(x)``, if given, is f'' as a function of
-    the value y = f(x) and the derivative dy = f'(x) alone (tanh: -2 y dy).
-    The derivative is then a ``custom_jvp`` of its own, whose rule is that
-    function of the two accurate kernels, so every higher derivative is a
-    polynomial in y and dy: without it, a second derivative autodiffs the
+    ``second_derivative(x, y, dy) -> f''(x)``, if given, is f'' as a function
+    of x (in its compute dtype), the value y = f(x) and the derivative
+    dy = f'(x) (tanh: -2 y dy). The derivative is then a ``custom_jvp`` of
+    its own, whose rule is that function of the two accurate kernels (and of
+    any other accurate kernel it calls), so every higher derivative is built
+    from accurate kernels: without it, a second derivative autodiffs the
     derivative's own arithmetic (its exp, its error-free sums), and a third
     autodiffs that again, which multiplies the program and the residuals a
     ``jax.hessian`` pullback keeps.
@@ -383,7 +384,8 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
             dy = derivative_with_rule(x, separated)
             # A narrow x: the value in the compute dtype, not rounded.
             y = activation(x if x.dtype == dy.dtype else separated)
-            return dy, cast(separated_dot, dy.dtype) * second_derivative(y, dy)
+            second = second_derivative(upcast(separated, flush_on_cpu=flush_on_cpu), y, dy)
+            return dy, cast(separated_dot, dy.dtype) * second
 
         derivative = derivative_with_rule
 

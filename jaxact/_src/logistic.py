@@ -54,7 +54,7 @@ def _logistic_and_derivative(x: jax.Array):
 # sigma'' = sigma' (1 - 2 sigma): 1 - 2 sigma is exact from the rounded sigma
 # (Sterbenz, for sigma >= 1/4), and where it is near 0 so is sigma''.
 _sigmoid = unary_activation(_logistic_and_derivative,
-                            second_derivative=lambda y, dy: dy * (1 - 2 * y),
+                            second_derivative=lambda x, y, dy: dy * (1 - 2 * y),
                             flush_on_cpu=False)
 
 
