@@ -460,8 +460,10 @@ def test_squareplus_with_b_0_has_the_derivatives_of_relu():
     # it (its first derivative there is the selected 1/2), NaN at NaN. They
     # were NaN at every x: the unused branches' sqrt(0) and 0 / 0 met zero
     # cotangents.
-    x = jnp.asarray([0.0, -0.0, 1.0, -1.0, 3e-10, -3e-10, 1e30, -1e30, np.inf, -np.inf, np.nan],
-                    jnp.float32)
+    # Tiny x too: there 1 / x^2 overflows, and XLA rewrote the rule's
+    # (a / r) / r / r into a / r^3, 0 / 0 where r^3 underflows.
+    x = jnp.asarray([0.0, -0.0, 1.0, -1.0, 3e-10, -3e-10, 1e-15, -1e-25, 1e-37, 1e30, -1e30,
+                     np.inf, -np.inf, np.nan], jnp.float32)
 
     def second(v):
         return jax.grad(jax.grad(jaxact.squareplus), argnums=0)(v, 0.0)
@@ -476,6 +478,35 @@ def test_squareplus_with_b_0_has_the_derivatives_of_relu():
         got = np.asarray(jax.jit(jax.vmap(how))(x))
         np.testing.assert_array_equal(got[:-1], 0, err_msg=how.__name__)
         assert np.isnan(got[-1]), how.__name__
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_squareplus_with_a_tiny_b_near_0(dtype):
+    # b / (2 r^3) and its derivative -3 b x / (2 r^5) with r^3 and r^5 below
+    # the smallest normal number: finite, and close to the closed forms (they
+    # were NaN and infinite).
+    info = np.finfo(dtype)
+    b = float(info.tiny) ** 0.75  # r^3 >= b^(3/2) underflows at x = 0
+    x = np.array([0.0, b**0.5, -(b**0.5) / 4, 3 * b**0.5], np.float64)
+
+    def second(v):
+        return jax.grad(jax.grad(jaxact.squareplus))(v, b)
+
+    def third(v):
+        return jax.grad(second)(v)
+
+    with jax.enable_x64(dtype == np.float64):
+        got = [np.asarray(jax.jit(jax.vmap(how))(jnp.asarray(x, dtype))).astype(np.float64)
+               for how in (second, third)]
+    exact_x = [mpmath.mpf(float(v)) for v in np.asarray(x, dtype)]
+    exact_b = mpmath.mpf(float(np.asarray(b, dtype)))
+    r = [mpmath.sqrt(v * v + exact_b) for v in exact_x]
+    expected = [
+        [float(exact_b / (2 * s**3)) for s in r],
+        [float(-3 * exact_b * v / (2 * s**5)) for v, s in zip(exact_x, r, strict=True)],
+    ]
+    for order, (g, e) in enumerate(zip(got, expected, strict=True), start=2):
+        np.testing.assert_allclose(g, e, rtol=16 * info.eps, atol=0, err_msg=f"order {order}")
 
 
 def _dense_references(name: str, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

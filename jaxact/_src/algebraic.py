@@ -10,7 +10,7 @@ from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_kernel_parameter, promoted
 from jaxact._src.jvp import binary_activation, compute_dtype, unary_activation
-from jaxact._src.numerics import two_sum, upper_half
+from jaxact._src.numerics import separate, two_sum, upper_half
 
 
 @jax.jit
@@ -159,16 +159,60 @@ def _slope(x: jax.Array, b: jax.Array, y: jax.Array, r: jax.Array) -> jax.Array:
     return jnp.where(relu_kink, 0.5, jnp.where(x == jnp.inf, 1, ratio))
 
 
+@jax.custom_jvp
+def _radius(x: jax.Array, b: jax.Array, r: jax.Array) -> jax.Array:
+    """r = sqrt(x^2 + b) as computed, with the closed-form tangent (x dx + db / 2) / r.
+
+    Differentiated as computed, r's tangent would go through the near
+    branch's error-free arithmetic, whose terms overflow or divide 0 by 0
+    for tiny b and x (a third derivative).
+    """
+    return r
+
+
+def _radius_jvp(primals, tangents):
+    x, b, r = primals
+    x_dot, b_dot, _ = tangents
+    # 0 where r is 0 (the kink of b = 0) or infinite (x infinite: the limits
+    # there are constants).
+    masked = (r == 0) | jnp.isinf(r)
+    safe_r = jnp.where(masked, 1, r)
+    r_dot = jnp.zeros_like(r)
+    if not isinstance(x_dot, SymbolicZero):
+        r_dot = r_dot + x_dot * jnp.where(masked, 0, x / safe_r)
+    if not isinstance(b_dot, SymbolicZero):
+        r_dot = r_dot + b_dot * jnp.where(masked, 0, 0.5 / safe_r)
+    return _radius(x, b, r), r_dot
+
+
+_radius.defjvp(_radius_jvp, symbolic_zeros=True)
+
+
 def _slope_jvp(primals, tangents):
     x, b, y, r = primals
     x_dot, b_dot, _, _ = tangents
-    # Divided by r three times (r^3 overflows for |x| > 7e12 in float32) and
-    # masked where r is 0 (the kink of b = 0, where both are 0 by the kink
-    # convention) or x infinite (limits 0). NaN reaches every order through r.
+    r = _radius(x, b, r)
+    # Divided by r three times (r^3 overflows for |x| > 7e12 in float32, and
+    # underflows for |x| and b small) and masked where r is 0 (the kink of
+    # b = 0, where both are 0 by the kink convention) or x infinite (limits
+    # 0). NaN reaches every order through r. A product of reciprocals, not
+    # a chain of quotients: XLA's simplifier rewrites (a / r) / r as
+    # a / (r * r), in the rule and in its autodiff, which is 0 / 0 or
+    # overflows where r^2 or r^3 underflows (|x| and b tiny). The reciprocal
+    # is separated so that the products are not rewritten into a quotient.
+    # With b = 0 (relu) the curvature is 0 at every x but NaN, masked as
+    # well: 1 / r overflows where x is tiny.
     flat = ((x == 0) & (b == 0)) | jnp.isinf(x)
-    safe_r = jnp.where(flat, 1, r)
-    curvature = jnp.where(flat, 0, (((0.5 * b) / safe_r) / safe_r) / safe_r)
-    along_b = jnp.where(flat, 0, -(((0.25 * x) / safe_r) / safe_r) / safe_r)
+    straight = flat | ((b == 0) & ~jnp.isnan(x))
+
+    def over_r_cubed(numerator, masked):
+        safe_r = jnp.where(masked, 1, r)
+        reciprocal = separate(1 / safe_r)
+        quotient = ((numerator * reciprocal) * reciprocal) * reciprocal
+        return jnp.where(masked, 0, quotient)
+
+    curvature = over_r_cubed(0.5 * b, straight)
+    along_b = -over_r_cubed(0.25 * x, flat)
     # Symbolic zeros: a direction that is not differentiated adds no term (a
     # zero tangent times along_b, infinite for b = 0 at tiny x, is NaN).
     slope_dot = jnp.zeros_like(curvature)
