@@ -9,6 +9,7 @@ import pytest
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 import jaxact
+from tests.test_dtypes import NARROW
 from jaxact import diagnostics
 from tests.helpers import assert_trees_allclose, mlp_apply, mlp_init
 
@@ -288,6 +289,37 @@ def test_activation_stats_keeps_dtype(dtype):
     assert stats["mean"].dtype == dtype and stats["std"].dtype == dtype
     assert float(stats["mean"]) == 3.0
     np.testing.assert_allclose(float(stats["std"]), np.sqrt(5.0), rtol=1e-2)
+
+
+@pytest.mark.parametrize("dtype", NARROW, ids=str)
+def test_narrow_dtypes_are_computed_in_float32_and_rounded_once(dtype):
+    # Every floating type narrower than float32 (the float8 and float4 ones
+    # too): accumulated in float32, not in the type itself, where sums of
+    # squares overflow or turn NaN, and the threshold taken in float32, where
+    # 0.01 is not 0 (float8_e4m3fn has no number that small).
+    values = np.array([[0.5, 1.0, 2.0], [1.5, 3.0, 0.25], [0.75, 1.0, 2.5]] * 40)
+    h = jnp.asarray(values, dtype)
+    wide = np.asarray(h.astype(jnp.float32)).astype(np.float64)
+    stats = diagnostics.activation_stats(h)
+    assert stats["mean"].dtype == dtype and stats["std"].dtype == dtype
+    norm = diagnostics.gradient_norms({"g": h})["g"]
+    assert norm.dtype == dtype
+
+    def rounded_once(exact):
+        return np.asarray(jnp.asarray(exact, jnp.float32).astype(dtype).astype(jnp.float32))
+
+    # (Equal as arrays: a norm beyond a type's largest finite number rounds to
+    # NaN in the types without inf, float8_e4m3b11fnuz's 30 say.)
+    for got, exact in ((stats["mean"], wide.mean()), (stats["std"], wide.std()),
+                       (norm, np.sqrt(np.sum(wide**2)))):
+        np.testing.assert_array_equal(np.asarray(got.astype(jnp.float32)), rounded_once(exact))
+    z = jnp.asarray([-12.0, -2.0, 0.0, 2.0, 12.0], dtype)
+    derivative = np.asarray(jax.vmap(jax.grad(jaxact.sigmoid))(z).astype(jnp.float32))
+    # NaN in (float8_e8m0fnu has no 0 and no negative numbers), NaN out.
+    expected = np.float32(np.nan if np.isnan(derivative).any()
+                          else np.mean(np.abs(derivative) < 0.01))
+    got = diagnostics.saturated_fraction(z, jaxact.sigmoid, threshold=0.01)
+    np.testing.assert_array_equal(np.asarray(got), expected)
 
 
 def test_activation_stats_nan_and_errors():

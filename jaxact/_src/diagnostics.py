@@ -22,14 +22,14 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array, as_parameter, as_real_array, is_concrete
-
-_HALF_DTYPES = (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
-
+from jaxact._src.jvp import is_narrow
 
 def _upcast(x: jax.Array) -> jax.Array:
-    # Sums of squares of half-precision values overflow (float16) or lose
-    # most digits (bfloat16); accumulate in float32 and round once at the end.
-    return x.astype(jnp.float32) if x.dtype in _HALF_DTYPES else x
+    # Sums of squares of values narrower than float32 overflow (float16, the
+    # float8 and float4 types) or lose most digits (bfloat16), and a small
+    # threshold may not even be representable: compute in float32 and round
+    # once at the end.
+    return x.astype(jnp.float32) if is_narrow(x.dtype) else x
 
 
 def _check_units_axis(fn_name: str, arg_name: str, x: jax.Array) -> None:
@@ -423,7 +423,7 @@ def gradient_norms(grads: Any) -> Any:
 
     Returns:
         A pytree of the same structure whose leaves are scalars of each leaf's
-        dtype (half precision is accumulated in float32). An empty leaf has
+        dtype (types narrower than float32 are accumulated in float32). An empty leaf has
         norm 0; NaN anywhere in a leaf gives NaN, and an infinite entry inf.
 
     Raises:
