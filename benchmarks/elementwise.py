@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 from jax import lax
-from tqdm.auto import tqdm
 
 import jaxact
 from benchmarks.hlo import hlo_op_counts, xla_cost
@@ -94,7 +93,11 @@ def progress(message: str) -> None:
     runs those passes in processes of their own).
 
     Written through tqdm, which prints it above the progress bar, not into it.
+    Imported here, not with the module: the device check imports this module
+    on GPU machines that have jax and numpy but no tqdm.
     """
+    from tqdm.auto import tqdm
+
     cap = xla_isa_cap()
     mode = (f" {cap}" if cap else "") + (" x64" if jax.config.jax_enable_x64 else "")
     tqdm.write(f"[bench{mode} {time.perf_counter() - _STARTED:6.1f} s] {message}",

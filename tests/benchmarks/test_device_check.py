@@ -7,6 +7,9 @@ bits, and a smoke run writes only where it is told to.
 """
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,3 +92,20 @@ def test_a_smoke_run_writes_only_where_told(smoke, tmp_path, monkeypatch):
     monkeypatch.setattr(device_check, "RESULTS", tmp_path)
     device_check.main(["--smoke"])
     assert list(tmp_path.iterdir()) == []
+
+
+# What the project's GPU machines lack: they have jax, numpy, scipy, optax,
+# flax and equinox, and no network to install the test and experiment extras.
+NOT_ON_GPU_MACHINES = ("tqdm", "mpmath", "filelock", "matplotlib", "sklearn", "hypothesis",
+                       "pytest")
+
+
+def test_the_check_imports_with_only_what_a_gpu_machine_has():
+    # Each missing package made unimportable (a None entry in sys.modules);
+    # the check module imported (it imported tqdm through the bench before).
+    blocked = "; ".join(f"sys.modules[{name!r}] = None" for name in NOT_ON_GPU_MACHINES)
+    code = f"import sys; {blocked}; import benchmarks.device_check"
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
