@@ -340,10 +340,6 @@ _GELU_THIRD = (
     "the third derivative by autodiff of the fitted pieces of the first: "
     "their second derivatives are not fitted",
 )
-_GL_THIRD = (
-    lambda x: (np.abs(x) > 0) & (np.abs(x) <= 2),
-    "autodiff of the error-free products and sums of the first derivative",
-)
 KNOWN_DEFECTS = {
     ("mish", np.float32): (lambda x: x >= 20, "as silu, beyond x = 47; and cancellation"),
     ("mish", np.float64): (lambda x: x >= 20, "cancellation in the x > 0 first derivative"),
@@ -351,12 +347,6 @@ KNOWN_DEFECTS = {
     ("gelu", np.float64): _GELU_THIRD,
     ("gelu(approximate=False)", np.float32): _GELU_THIRD,
     ("gelu(approximate=False)", np.float64): _GELU_THIRD,
-    ("generalized_logistic(alpha=0.5)", np.float32): _GL_THIRD,
-    ("generalized_logistic(alpha=0.5)", np.float64): _GL_THIRD,
-    ("generalized_logistic(alpha=2)", np.float32): _GL_THIRD,
-    ("generalized_logistic(alpha=2)", np.float64): _GL_THIRD,
-    ("generalized_logistic", np.float32): _GL_THIRD,
-    ("generalized_logistic", np.float64): _GL_THIRD,
 }
 
 
