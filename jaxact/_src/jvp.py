@@ -407,6 +407,7 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
 
 
 def binary_activation(value_and_partials, *, default_param: float | None = None,
+                      second_partial=None,
                       eager_chunk: int = EAGER_CHUNK, flush_on_cpu: bool = True):
     """f(x, p) as a ``custom_jvp`` from ``value_and_partials(x, p) -> (f, df/dx, df/dp)``.
 
@@ -419,14 +420,26 @@ def binary_activation(value_and_partials, *, default_param: float | None = None,
     not being differentiated contributes no term at all, rather than a zero
     tangent times df/dp, which is NaN where df/dp is infinite (leaky_relu's
     df/dslope = x at x = -inf) and costs a pass of arithmetic everywhere else.
+
+    ``second_partial(i, j, x, p, first) -> d^2 f / (d_i d_j)``, if given, is
+    a second partial (i <= j; 1 stands for x, 2 for p) as a function of x (in
+    its compute dtype), p and ``first(k)``: the accurate kernel of f (k = 0,
+    in the compute dtype) or of its partial k. The partials are then a
+    ``custom_jvp`` whose rule is that function, as unary_activation's
+    ``second_derivative`` makes the derivative one: every higher derivative
+    composes accurate kernels instead of differentiating the partials' own
+    arithmetic. It is called only for the pairs the tangents ask for, and
+    ``first`` computes only the kernels it is asked for (for the reason
+    below).
     """
     # Checkpointed, as unary_activation's derivative. Only the partials the
     # tangents ask for: a partial computed and left unused still has
     # derivatives, and a zero cotangent times an infinite one of them is NaN
     # (squareplus's dy/db = 1 / (4 r) at tiny x with b = 0, in jax.hessian).
-    @functools.partial(jax.checkpoint, static_argnums=(2,))
-    def partials(x, param, wanted):
-        return tuple(value_and_partials(upcast(x, flush_on_cpu=flush_on_cpu), param)[i]
+    # (x itself is unused: see the rule below.)
+    @functools.partial(jax.checkpoint, static_argnums=(3,))
+    def partials(x, separated, param, wanted):
+        return tuple(value_and_partials(upcast(separated, flush_on_cpu=flush_on_cpu), param)[i]
                      for i in wanted)
 
     @jax.custom_jvp
@@ -435,6 +448,41 @@ def binary_activation(value_and_partials, *, default_param: float | None = None,
         y, _, _ = value_and_partials(upcast(x, flush_on_cpu=flush_on_cpu),
                                      cast(param, compute_dtype(x.dtype)))
         return narrowed(y, x.dtype)
+
+    if second_partial is not None:
+        # In place of the checkpointed partials, as unary_activation's
+        # derivative_with_rule; the value in the rule from x itself.
+        @functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+        def partials_with_rule(x, separated, param, wanted):
+            return tuple(value_and_partials(upcast(separated, flush_on_cpu=flush_on_cpu),
+                                            param)[i] for i in wanted)
+
+        @functools.partial(partials_with_rule.defjvp, symbolic_zeros=True)
+        def partials_jvp(wanted, primals, tangents):
+            (x, separated, param), (_, separated_dot, param_dot) = primals, tangents
+            computed = partials_with_rule(x, separated, param, wanted)
+            kernels = dict(zip(wanted, computed, strict=True))
+
+            def first(k):
+                if k not in kernels:
+                    # A narrow x: the value in the compute dtype, not rounded.
+                    kernels[k] = (
+                        activation(x if x.dtype == separated.dtype else separated, param)
+                        if k == 0 else partials_with_rule(x, separated, param, (k,))[0])
+                return kernels[k]
+
+            x_in = upcast(separated, flush_on_cpu=flush_on_cpu)
+            dots = [(j, dot) for j, dot in ((1, separated_dot), (2, param_dot))
+                    if not isinstance(dot, SymbolicZero)]
+            out = []
+            for i, d in zip(wanted, computed, strict=True):
+                terms = [cast(dot, d.dtype) * second_partial(min(i, j), max(i, j), x_in, param,
+                                                             first)
+                         for j, dot in dots]
+                out.append(sum(terms[1:], terms[0]) if terms else jnp.zeros_like(d))
+            return computed, tuple(out)
+
+        partials = partials_with_rule
 
     def jvp(primals, tangents):
         (x, param), (x_dot, param_dot) = primals, tangents
@@ -451,7 +499,7 @@ def binary_activation(value_and_partials, *, default_param: float | None = None,
                        if not isinstance(dot, SymbolicZero))
         terms = [cast(dot, d.dtype) * d for dot, d in zip(
             (dot for dot in (x_dot, param_dot) if not isinstance(dot, SymbolicZero)),
-            partials(separate(x), param, wanted), strict=True)]
+            partials(x, separate(x), param, wanted), strict=True)]
         if not terms:
             return y, jnp.zeros_like(y)
         return y, cast(sum(terms[1:], terms[0]), x.dtype)

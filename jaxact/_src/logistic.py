@@ -201,6 +201,13 @@ def _underflow_scaled(z: jax.Array, in_zone: jax.Array) -> jax.Array:
     return exp(jnp.where(in_zone, z + _UNDERFLOW_SHIFT, z))
 
 
+def _generalized_logistic_saturation(x: jax.Array, alpha: jax.Array):
+    """Where x = -inf or alpha = inf (and neither is NaN), and x, alpha
+    replaced there by finite stand-ins (see _generalized_logistic_parts)."""
+    saturated = ((x == -jnp.inf) & ~jnp.isnan(alpha)) | ((alpha == jnp.inf) & ~jnp.isnan(x))
+    return saturated, jnp.where(x == -jnp.inf, 0, x), jnp.where(alpha == jnp.inf, 1, alpha)
+
+
 @jax.jit
 def _generalized_logistic_parts(x: jax.Array, alpha: jax.Array):
     """Returns (y, dy/dx, dy/dalpha) for y = sigma(x)**alpha.
@@ -221,9 +228,7 @@ def _generalized_logistic_parts(x: jax.Array, alpha: jax.Array):
     # replaced by finite values and the limits selected at the end; the
     # derivatives of a selected constant are 0, the limits of the second
     # derivatives too. (A NaN x or alpha stays NaN.)
-    saturated = ((x == -jnp.inf) & ~jnp.isnan(alpha)) | ((alpha == jnp.inf) & ~jnp.isnan(x))
-    x_finite = jnp.where(x == -jnp.inf, 0, x)
-    alpha_finite = jnp.where(alpha == jnp.inf, 1, alpha)
+    saturated, x_finite, alpha_finite = _generalized_logistic_saturation(x, alpha)
     y, dy_dx, dy_dalpha = _generalized_logistic_finite_parts(x_finite, alpha_finite)
     limit = jnp.where(x == jnp.inf, 1, 0).astype(y.dtype)
     return (
@@ -281,10 +286,39 @@ def _generalized_logistic_finite_parts(x: jax.Array, alpha: jax.Array):
     return y, dy_dx, dy_dalpha
 
 
+def _generalized_logistic_second_partial(i: int, j: int, x: jax.Array, alpha: jax.Array,
+                                         first) -> jax.Array:
+    """The second partials of y = sigma(x)^alpha from accurate kernels.
+
+    With s = sigma(x), t = sigma(-x) (so s' = s t, t' = -s t),
+    dy/dx = alpha y t and dy/dalpha = y log s:
+        d2y/dx2       = alpha (dy/dx) t + alpha y t' = dy/dx (alpha t - s),
+        d2y/dx dalpha = d/dalpha (alpha y t)          = t (y + alpha dy/dalpha),
+        d2y/dalpha2   = d/dalpha (y log s)            = dy/dalpha log s,
+    each a product of the first-order kernels with sigmoid and log_sigmoid,
+    whose own rules make every higher derivative a composition of accurate
+    kernels again. At 0 the first is alpha (alpha - 1) / 2^(alpha + 2), as
+    the one-sided formulas of the first derivative give.
+
+    Where x = -inf or alpha = inf every derivative is 0 (see
+    _generalized_logistic_parts); the products there would be 0 * inf, so
+    they are taken of finite stand-ins and the limit selected.
+    """
+    saturated, x, alpha = _generalized_logistic_saturation(x, alpha)
+    if (i, j) == (1, 1):
+        second = first(1) * (alpha * _sigmoid(-x) - _sigmoid(x))
+    elif (i, j) == (1, 2):
+        second = _sigmoid(-x) * (first(0) + alpha * first(2))
+    else:
+        second = first(2) * _log_sigmoid(x)
+    return jnp.where(saturated, 0, second)
+
+
 # alpha = 1 goes through this kernel too, not sigmoid's: a Python float, an
 # array and a traced alpha must give the same bits.
 _generalized_logistic = binary_activation(
-    _generalized_logistic_parts, default_param=1.0, eager_chunk=4, flush_on_cpu=False
+    _generalized_logistic_parts, default_param=1.0,
+    second_partial=_generalized_logistic_second_partial, eager_chunk=4, flush_on_cpu=False
 )
 
 
@@ -315,15 +349,20 @@ def generalized_logistic(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     :math:`\partial f/\partial \alpha = f(x) \log\sigma(x)`. Computed as
     :math:`\exp(\alpha \log\sigma(x))` with the exponent carried in extra
     precision, so there is no overflow for x < -88 where the naive
-    ``(1 + exp(-x)) ** -alpha`` gives inf and NaN gradients.
+    ``(1 + exp(-x)) ** -alpha`` gives inf and NaN gradients. Higher
+    derivatives, in x and in alpha, follow from the rule of the partials,
+    :math:`\partial^2 f/\partial x^2 = \partial_x f\,(\alpha\sigma(-x) - \sigma(x))`,
+    :math:`\partial^2 f/\partial x\,\partial\alpha = \sigma(-x)(f + \alpha\,\partial_\alpha f)`,
+    :math:`\partial^2 f/\partial \alpha^2 = \partial_\alpha f \log\sigma(x)`:
+    products of the partials with the sigmoid and log_sigmoid kernels.
 
     Accuracy: float32 value within 2.5 ULP and both derivatives within 4 ULP,
     half precision the float32 result rounded once (:doc:`/accuracy`).
 
-    Limits: ``f(inf) = 1``, ``f(-inf) = 0``, every first and second
-    derivative 0 there. An infinite alpha (or one that overflows to inf in
-    the dtype it is used in) gives the limit alpha -> inf: 0 for x < inf, 1
-    at x = inf, every derivative 0. NaN gives NaN.
+    Limits: ``f(inf) = 1``, ``f(-inf) = 0``, every derivative 0 there. An
+    infinite alpha (or one that overflows to inf in the dtype it is used
+    in) gives the limit alpha -> inf: 0 for x < inf, 1 at x = inf, every
+    derivative 0. NaN gives NaN, at every order.
 
     Example:
         >>> import jax.numpy as jnp
