@@ -504,3 +504,51 @@ def test_higher_derivatives_near_zero(name, dtype):
             _check(f"{name} order {order} {np.dtype(dtype).name} near 0", points.astype(np.float64),
                    np.asarray(got, np.float64), expected[order - 2], scale[order - 2], dtype,
                    judged)
+
+
+# gelu between the points above: near 0, where its derivatives were autodiff
+# of the first derivative's fitted pieces (whose own derivatives are not
+# fitted); and far out, where the normal density (exact form) or sigma'(v)
+# (tanh form) is below the smallest normal number but gelu'' and gelu''' are
+# not, so that they are computed from the density scaled by a power of 2,
+# the scale multiplied last. The tails are judged in ULPs of the value
+# itself: the local scale (the derivative 1 nearer to 0) is e^|x| times
+# larger there.
+GELU_NEAR_ZERO = np.geomspace(1e-6, 3.0, 40)
+GELU_UNDERFLOW = {
+    ("gelu", np.float32): (10.1, 10.25),
+    ("gelu", np.float64): (21.2, 21.25),
+    ("gelu(approximate=False)", np.float32): (13.2, 13.4),
+    ("gelu(approximate=False)", np.float64): (37.65, 37.75),
+}
+
+
+@pytest.mark.parametrize(
+    "case", [f"{name} {np.dtype(dtype).name}" for name, dtype in GELU_UNDERFLOW])
+def test_gelu_derivatives_near_zero_and_where_the_density_underflows(case):
+    name, dtype_name = case.rsplit(" ", 1)
+    dtype = np.dtype(dtype_name).type
+    tails = np.asarray(GELU_UNDERFLOW[name, dtype])
+    points = np.concatenate([-GELU_NEAR_ZERO, GELU_NEAR_ZERO, -tails, tails]).astype(dtype)
+    fn = FUNCTIONS[name][0]
+    program = jax.jit(jax.vmap(lambda x: (
+        jax.grad(jax.grad(fn))(x), jax.hessian(fn)(x), jax.grad(jax.grad(jax.grad(fn)))(x))))
+    with jax.enable_x64(dtype == np.float64):
+        results = [np.asarray(r, np.float64) for r in program(jnp.asarray(points))]
+    x = points.astype(np.float64)
+    near = slice(0, 2 * len(GELU_NEAR_ZERO))
+    far = slice(near.stop, None)
+    expected, scale = _dense_references(name, x[near])
+    jets = [_jet_at(name, v) for v in x[far]]
+    for how, order, got in zip(("jax.grad", "jax.hessian", "jax.grad"), (2, 2, 3), results,
+                               strict=True):
+        context = f"{name} order {order} {dtype_name} ({how})"
+        _check(f"{context} near 0", x[near], got[near], expected[order - 2], scale[order - 2],
+               dtype, np.ones(x[near].shape, bool))
+        want = np.array([float(jet[order]) for jet in jets])
+        assert (np.abs(want) >= np.finfo(dtype).tiny).all()  # normal results
+        error = np.abs(got[far] - want) / np.spacing(np.abs(want).astype(dtype))
+        worst = int(np.argmax(error))
+        assert error[worst] <= MAX_ULP[dtype], (
+            f"{context}: {error[worst]:.3g} ULP at x = {x[far][worst]!r}: "
+            f"got {got[far][worst]!r}, mpmath {want[worst]!r}")

@@ -723,8 +723,12 @@ def gelu(x: ArrayLike, approximate: bool = True) -> jax.Array:
     :math:`\sigma(2u)\,(1 + 2x\,u'(x)\,\sigma(-2u))`. Both are smooth, with
     no kink (``gelu'(0) = 1/2``, as ``jax.grad(jax.nn.gelu)``), and each has
     one zero, near x = -0.75, through which it keeps its relative accuracy.
-    Second and third derivatives (``jax.hessian``, nested ``jax.grad``) are
-    those of the derivative's formula.
+    Second and third derivatives (``jax.hessian``, nested ``jax.grad``) have
+    closed forms of their own, :math:`\phi(x)\,(2 - x^2)` and
+    :math:`x\,\phi(x)\,(x^2 - 4)` for the exact form, and in
+    :math:`\sigma'(2u)` and :math:`\tanh u` for the tanh form, each computed
+    from an accurately rounded density (not autodiff of the derivative's
+    kernel).
 
     The exact form is built on :math:`\Phi(-|x|) = e^{-x^2/2}\,G(|x|)` with
     :math:`x^2` carried exactly and G fitted, not on ``erfc`` of a rounded
