@@ -23,6 +23,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxact._src.checks import as_float_array
+from jaxact._src.hyperbolic import _tanh_and_derivative
 from jaxact._src.jvp import unary_activation
 from jaxact._src.numerics import (
     _EXP_SHORT_COEFFICIENTS,
@@ -278,6 +279,32 @@ def _expm1_short(r: jax.Array) -> jax.Array:
     return r + (r * r) * horner(_EXP_SHORT_COEFFICIENTS, r)
 
 
+def _second_derivative(second_and_third):
+    """unary_activation's ``second_derivative`` from ``second_and_third(x) -> (f'', f''')``.
+
+    f'' is a ``custom_jvp`` whose rule is the f''' of the same kernel, so a
+    third derivative is one kernel in every order of transformations. Built
+    by autodiff of f'' instead, reverse mode would multiply a cotangent by
+    the small scale of _scaled_density or _approx_sech before the other
+    factors, and a tiny density by it, which underflows in the tails where
+    f''' is still normal.
+    """
+    @jax.custom_jvp
+    def second(x):
+        return second_and_third(x)[0]
+
+    @second.defjvp
+    def second_jvp(primals, tangents):
+        (x,), (x_dot,) = primals, tangents
+        return second(x), second_and_third(x)[1] * x_dot
+
+    def second_derivative(x, y, dy):
+        del y, dy  # gelu'' from gelu and gelu' would cancel
+        return second(x)
+
+    return second_derivative
+
+
 # --------------------------------------------------------------------------
 # exact form
 
@@ -346,9 +373,57 @@ def _gelu_erf_and_derivative(x: jax.Array):
     return y, dy
 
 
+# log sqrt(2 pi) as a float64 pair hi + lo (mpmath, 40 digits).
+_LOG_SQRT_2PI = (0.9189385332046728, -3.8782941580672414e-17)
+
+
+@jax.custom_jvp
+def _scaled_density(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(p, scale) with the normal density phi(x) = scale p, for the higher derivatives.
+
+    phi = exp(-x^2/2 - log sqrt(2 pi)), one exp of an exponent carried in two
+    parts (the exact square, the constant's head and rest), so that p =
+    m + m expm1(r) rounds once (rounding x^2 would cost x^2/2 half-ULPs).
+    scale is exp_reduced's power of 2 (1, or tiny far out), and p stays
+    normal wherever phi x^3 is, so the products of the polynomial factors
+    of gelu'' and gelu''' round as any normal product and scale multiplies
+    last, exactly. The rule phi' = -x phi keeps every higher derivative off
+    the exp's own arithmetic.
+    """
+    dtype = x.dtype
+    a = jnp.minimum(jnp.abs(x), _ERF_CLAMP)  # jnp.minimum keeps NaN
+    halves = _halves(a)
+    square = a * a
+    square_lo = _product_error(halves, halves, square)
+    log_hi, log_lo = _pair(_LOG_SQRT_2PI, dtype)
+    # (opaque: XLA would fold the constant out of two_sum's error term.)
+    exponent, exponent_err = two_sum(-0.5 * square, opaque(-log_hi, dtype))
+    m, r, scale = exp_reduced(exponent, exponent_err + (-0.5 * square_lo - log_lo))
+    return m + m * expm1_reduced(r), scale
+
+
+@_scaled_density.defjvp
+def _scaled_density_jvp(primals, tangents):
+    (x,), (x_dot,) = primals, tangents
+    p, scale = _scaled_density(x)
+    # Clamped as in the primal: beyond it p = 0, and inf * 0 would be NaN.
+    slope = -jnp.clip(x, -_ERF_CLAMP, _ERF_CLAMP) * p
+    return (p, scale), (slope * x_dot, jnp.zeros_like(scale))
+
+
+def _gelu_erf_second_and_third(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(gelu'', gelu''') = (phi(x) (2 - x^2), x phi(x) (x^2 - 4)) of the exact form."""
+    p, scale = _scaled_density(x)
+    # Clamped where p = 0: inf^2 times 0 would be NaN.
+    clamped = jnp.clip(x, -_ERF_CLAMP, _ERF_CLAMP)
+    square = clamped * clamped
+    return (p * (2 - square)) * scale, (p * (clamped * (square - 4))) * scale
+
+
 # gelu's result is strongly typed, as jax.nn.gelu's is.
-_gelu_erf = unary_activation(_gelu_erf_and_derivative, eager_chunk=4, weak_as_inputs=False,
-                            flush_on_cpu=False)
+_gelu_erf = unary_activation(
+    _gelu_erf_and_derivative, second_derivative=_second_derivative(_gelu_erf_second_and_third),
+    eager_chunk=4, weak_as_inputs=False, flush_on_cpu=False)
 
 
 # --------------------------------------------------------------------------
@@ -434,15 +509,16 @@ def _exp_of_minus_jvp(primals, tangents):
     return (m, r, scale), (zero, -(v_dot + v_lo_dot), scale_dot)
 
 
-@jax.jit
-def _gelu_tanh_and_derivative(x: jax.Array):
-    dtype = x.dtype
+def _approx_exponent(a: jax.Array):
+    """(a_halves, cubic, cubic_lo, v, v_lo): the tanh form's v = a (C + D a^2)
+    as v + v_lo, for a = |x| clamped, with D a^2 = cubic + cubic_lo.
+
+    Each product and sum keeps its rounding error: exp(-v) multiplies an
+    absolute error of v by v.
+    """
+    dtype = a.dtype
     c_hi, c_lo = _pair(_APPROX_C, dtype)
     d_hi, d_lo = _pair(_APPROX_D, dtype)
-    # On a = |x| (v is odd in x): no select of the exponent's sign.
-    a = jnp.minimum(jnp.abs(x), _APPROX_CLAMP)  # jnp.minimum keeps NaN
-    # v = a (C + D a^2) as v + v_lo, each product and sum with its rounding
-    # error: exp(-v) multiplies an absolute error of v by v.
     a_halves = _halves(a)
     square = a * a
     square_lo = _product_error(a_halves, a_halves, square)
@@ -457,6 +533,15 @@ def _gelu_tanh_and_derivative(x: jax.Array):
     slope_lo = slope_err + (cubic_lo + c_lo)
     v = a * slope
     v_lo = _product_error(a_halves, _halves(slope), v) + a * slope_lo
+    return a_halves, cubic, cubic_lo, v, v_lo
+
+
+@jax.jit
+def _gelu_tanh_and_derivative(x: jax.Array):
+    dtype = x.dtype
+    # On a = |x| (v is odd in x): no select of the exponent's sign.
+    a = jnp.minimum(jnp.abs(x), _APPROX_CLAMP)  # jnp.minimum keeps NaN
+    a_halves, cubic, cubic_lo, v, v_lo = _approx_exponent(a)
     negative = x < 0
     # e = exp(-v) = scale m exp(r), in (0, 1].
     m, r, scale = _exp_of_minus(v, v_lo)
@@ -516,8 +601,74 @@ def _gelu_tanh_and_derivative(x: jax.Array):
     return y, dy
 
 
-_gelu_tanh = unary_activation(_gelu_tanh_and_derivative, eager_chunk=4, weak_as_inputs=False,
-                             flush_on_cpu=False)
+def _approx_slope(x: jax.Array) -> jax.Array:
+    """v' = C + 3 D x^2, the slope of the tanh form's v, on x clamped as v is."""
+    clamped = jnp.clip(x, -_APPROX_CLAMP, _APPROX_CLAMP)  # keeps NaN
+    return _APPROX_C[0] + (3 * _APPROX_D[0]) * (clamped * clamped)
+
+
+@jax.custom_jvp
+def _approx_sech(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(s, scale, t) with sigma'(v) = sech^2(v/2) / 4 = scale s and t = tanh(v/2),
+    v the tanh form's v(x), for the higher derivatives.
+
+    s = e / (1 + e)^2 from e = exp(-|v|) with v in two parts, as in the value
+    kernel (1 - t^2 would cancel for large |x|, and exp of a rounded v would
+    turn v's rounding into a relative error of s times |v|). As in
+    _scaled_density, scale is exp_reduced's power of 2 and s stays normal
+    wherever sigma'(v) x v'^3 is. t is jaxact's tanh of (v + v_lo) / 2
+    rounded (v alone is far coarser in float64), a rounding to which it is
+    insensitive: tanh's relative condition number u sech^2(u) / tanh(u) is
+    below 1. The rule, sigma''(v) = -sigma'(v) t and tanh'(v/2) =
+    2 sigma'(v), keeps every higher derivative off the exp's own arithmetic.
+    """
+    a = jnp.minimum(jnp.abs(x), _APPROX_CLAMP)  # jnp.minimum keeps NaN
+    _, _, _, v, v_lo = _approx_exponent(a)
+    m, r, scale = exp_reduced(-v, -v_lo)
+    e = m + m * expm1_reduced(r)
+    s = e / square_of_one_plus(e * scale)
+    t = jnp.copysign(_tanh_and_derivative(0.5 * (v + v_lo))[0], x)
+    return s, scale, t
+
+
+@_approx_sech.defjvp
+def _approx_sech_jvp(primals, tangents):
+    (x,), (x_dot,) = primals, tangents
+    s, scale, t = _approx_sech(x)
+    slope = _approx_slope(x)
+    s_dot = -((s * t) * slope) * x_dot
+    t_dot = (2 * (s * scale) * slope) * x_dot
+    return (s, scale, t), (s_dot, jnp.zeros_like(scale), t_dot)
+
+
+def _gelu_tanh_second_and_third(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The tanh form's f'' and f''', from s, t of _approx_sech and polynomials.
+
+    With f = x sigma(v), f' = sigma(v) + x v' sigma'(v), sigma'' = -sigma' t,
+    t' = 2 sigma' v' and v'' = 6 D x:
+      f''  = sigma' (2 v' + x v'' - x v'^2 t)
+           = sigma' ((2 C + 12 D x^2) - x v'^2 t),
+      f''' = sigma' (24 D x - t v' ((3 C + 27 D x^2) - x v'^2 t)) - 2 x v'^3 sigma'^2,
+    each bracket with its one cancellation (through the zero of f'' or f''')
+    in a single subtraction. The last term is below sigma''s rounding
+    wherever scale is not 1.
+    """
+    s, scale, t = _approx_sech(x)
+    clamped = jnp.clip(x, -_APPROX_CLAMP, _APPROX_CLAMP)  # where s = 0: no inf * 0
+    square = clamped * clamped
+    slope = _approx_slope(x)
+    c, d = _APPROX_C[0], _APPROX_D[0]
+    slope_term = clamped * (slope * slope) * t  # x v'^2 t
+    second = s * ((2 * c + (12 * d) * square) - slope_term)
+    inner = (3 * c + (27 * d) * square) - slope_term
+    third = s * ((24 * d) * clamped - (t * slope) * inner) - (
+        2 * clamped * (slope * slope * slope)) * (s * (s * scale))
+    return second * scale, third * scale
+
+
+_gelu_tanh = unary_activation(
+    _gelu_tanh_and_derivative, second_derivative=_second_derivative(_gelu_tanh_second_and_third),
+    eager_chunk=4, weak_as_inputs=False, flush_on_cpu=False)
 
 
 def _static_flag(approximate) -> bool:
@@ -572,8 +723,12 @@ def gelu(x: ArrayLike, approximate: bool = True) -> jax.Array:
     :math:`\sigma(2u)\,(1 + 2x\,u'(x)\,\sigma(-2u))`. Both are smooth, with
     no kink (``gelu'(0) = 1/2``, as ``jax.grad(jax.nn.gelu)``), and each has
     one zero, near x = -0.75, through which it keeps its relative accuracy.
-    Second and third derivatives (``jax.hessian``, nested ``jax.grad``) are
-    those of the derivative's formula.
+    Second and third derivatives (``jax.hessian``, nested ``jax.grad``) have
+    closed forms of their own, :math:`\phi(x)\,(2 - x^2)` and
+    :math:`x\,\phi(x)\,(x^2 - 4)` for the exact form, and in
+    :math:`\sigma'(2u)` and :math:`\tanh u` for the tanh form, each computed
+    from an accurately rounded density (not autodiff of the derivative's
+    kernel).
 
     The exact form is built on :math:`\Phi(-|x|) = e^{-x^2/2}\,G(|x|)` with
     :math:`x^2` carried exactly and G fitted, not on ``erfc`` of a rounded
