@@ -9,9 +9,9 @@ import pytest
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 import jaxact
-from tests.test_dtypes import NARROW
 from jaxact import diagnostics
 from tests.helpers import assert_trees_allclose, mlp_apply, mlp_init
+from tests.test_dtypes import NARROW
 
 
 def _activations(seed: int, shape, dead_units=()) -> np.ndarray:

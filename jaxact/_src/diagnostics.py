@@ -24,6 +24,7 @@ from jax.typing import ArrayLike
 from jaxact._src.checks import as_float_array, as_parameter, as_real_array, is_concrete
 from jaxact._src.jvp import is_narrow
 
+
 def _upcast(x: jax.Array) -> jax.Array:
     # Sums of squares of values narrower than float32 overflow (float16, the
     # float8 and float4 types) or lose most digits (bfloat16), and a small
