@@ -507,3 +507,34 @@ def test_higher_derivatives_near_zero(name, dtype):
             _check(f"{name} order {order} {np.dtype(dtype).name} near 0", points.astype(np.float64),
                    np.asarray(got, np.float64), expected[order - 2], scale[order - 2], dtype,
                    judged)
+
+
+def _mish_dense_points(dtype) -> np.ndarray:
+    """Both tails down to where mish'' and mish''' leave the normal range
+    (float32: below x = -91 and above 46; float64: -712 and 357), past
+    where e^-|x| or e^-2|x| alone flush, and densely between and near 0."""
+    near_zero = np.geomspace(1e-6, 3.0, 30)
+    if dtype == np.float32:
+        spread = np.arange(-91.0, 46.0, 0.75)
+    else:
+        spread = np.concatenate([np.linspace(-712.0, -8.0, 40), np.arange(-8.0, 8.0, 0.25),
+                                 np.linspace(8.0, 357.0, 30)])
+    return np.unique(np.concatenate([spread, near_zero, -near_zero]).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_mish_higher_derivatives_over_its_range(dtype):
+    # mish'' and mish''' by autodiff of the first derivative's arithmetic
+    # cancelled for large x (1 - t and t' ~ 2 e^-2x formed from terms of size
+    # e^-x), flushed in both tails and lost up to 11 ULP near 0; they are
+    # rational functions of e^-|x| with rules of their own.
+    points = _mish_dense_points(dtype)
+    expected, scale = _dense_references("mish", points.astype(np.float64))
+    judged = np.ones(points.shape, bool)
+    with jax.enable_x64(dtype == np.float64):
+        for order in ORDERS:
+            results = _derivative_program("mish", order)(jnp.asarray(points))
+            for how, got in zip(("jax.grad", "jax.hessian"), results, strict=False):
+                _check(f"mish order {order} {np.dtype(dtype).name} ({how}) over its range",
+                       points.astype(np.float64), np.asarray(got, np.float64),
+                       expected[order - 2], scale[order - 2], dtype, judged)
