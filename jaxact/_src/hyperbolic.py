@@ -13,7 +13,6 @@ from jaxact._src.jvp import unary_activation
 from jaxact._src.numerics import (
     exp,
     exp_rescaled,
-    exp_rescaled,
     exp_short,
     horner,
     one_plus_small,
@@ -317,11 +316,13 @@ def _mish_and_derivative(x: jax.Array):
 # below for x >= 0, lowest power first; for x < 0 the same pairs in reverse
 # order (in u = e^x both sides are one rational function, and e is u or
 # 1 / u). The two sides agree at 0 (mish''(0) = 16/25, mish'''(0) = -12/125).
-# No term cancels a larger one except near the roots of P (mish'' at
-# x = 1.4 and -2.2, mish''' at 2.2 and -3.4), and there the leading a + b x
-# (2 - 2x, 4 + 2x, 4x - 6, 12 + 4x) is exact by Sterbenz's lemma. The
-# difference quotients that autodiff of t + x t' forms instead cancel
-# without bound for large x, where 1 - t and t' are about 2 e^2.
+# The terms of P, times 4 e^w / D^k, add up in magnitude to at most 1.1
+# (mish'') and 1.25 (mish''') times the largest |mish''| or |mish'''| within
+# 1 of x, so P's roundings stay a few ULP of that local scale everywhere,
+# the roots of P included (mish'' at 1.49 and -2.26, mish''' at 2.11,
+# -0.088 and -3.27). The difference quotients that autodiff of t + x t'
+# forms instead cancel without bound for large x, where 1 - t and t' are
+# about 2 e^2.
 _MISH_SECOND_SERIES = ((2, -2), (6, -3), (8, 2), (4, 2))
 _MISH_THIRD_SERIES = ((-6, 4), (-21, 5), (-24, -24), (0, -32), (24, 0), (12, 4))
 
@@ -348,6 +349,9 @@ def _mish_rational(x: jax.Array, series, power: int) -> jax.Array:
     # while the result is still normal.
     weighted = jnp.where(positive, e * polynomial, polynomial)
     result = ((4 * e) * weighted) / denominator**power
+    # First-order corrections for the rounding errors of e (delta, relative)
+    # and of D (D_lo), which the result, proportional to e^w / D^k,
+    # multiplies by w and k.
     correction = delta * jnp.where(positive, 2, 1) - power * (denominator_lo / denominator)
     return (result + result * correction) * rescale
 
