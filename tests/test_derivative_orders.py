@@ -340,22 +340,6 @@ def _references(name: str, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 # local scale (see the module docstring).
 MAX_ULP = {np.float32: 8.0, np.float64: 8.0}
 
-# Known defects: (name, dtype) -> (the points, for orders 2 and 3, where the
-# bound does not hold yet, why). They are left out of the bound above and
-# checked by test_known_defects_are_still_there, which fails once one is
-# fixed (then delete its entry).
-KNOWN_DEFECTS = {
-    ("mish", np.float32): (lambda x: x >= 20, "as silu, beyond x = 47; and cancellation"),
-    ("mish", np.float64): (lambda x: x >= 20, "cancellation in the x > 0 first derivative"),
-}
-
-
-def _known(name, dtype, points) -> np.ndarray:
-    if (name, dtype) not in KNOWN_DEFECTS:
-        return np.zeros(points.shape, bool)
-    return KNOWN_DEFECTS[name, dtype][0](np.nan_to_num(points)) & np.isfinite(points)
-
-
 @functools.cache
 def _derivative_program(name: str, order: int):
     """One program: the order-th derivative by nested jax.grad, and for
@@ -380,12 +364,11 @@ def test_higher_derivatives_against_mpmath(name, order, dtype):
     expected = np.where(np.abs(expected) > np.finfo(dtype).max, expected * np.inf, expected)
     with jax.enable_x64(dtype == np.float64):
         results = _derivative_program(name, order)(jnp.asarray(points, dtype))
-    known = _known(name, dtype, points)
     for how, got in zip(("jax.grad", "jax.hessian"), results, strict=False):
         got = np.asarray(got)
         assert got.dtype == dtype
         _check(f"{name} order {order} {np.dtype(dtype).name} ({how})",
-               points, got.astype(np.float64), expected, scale, dtype, ~known)
+               points, got.astype(np.float64), expected, scale, dtype, np.isfinite(points))
 
 
 def _check(context, points, got, expected, scale, dtype, judged):
@@ -413,23 +396,6 @@ def _error(got, expected, scale, dtype) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         error = np.abs(got - expected) / unit
     return np.where(got == expected, 0.0, np.where(np.isnan(error), np.inf, error))
-
-
-@pytest.mark.xfail(strict=True, reason="known defects (KNOWN_DEFECTS): fails until each is fixed")
-@pytest.mark.parametrize(
-    "case", [f"{name} {np.dtype(dtype).name}" for name, dtype in KNOWN_DEFECTS])
-def test_known_defects_are_still_there(case):
-    name, dtype_name = case.rsplit(" ", 1)
-    dtype = np.dtype(dtype_name).type
-    points, expected, scale = _references(name, dtype)
-    known = _known(name, dtype, points)
-    with jax.enable_x64(dtype == np.float64):
-        for order in ORDERS:
-            # All the points: the program compiled for the test above.
-            got = _derivative_program(name, order)(jnp.asarray(points, dtype))[0]
-            error = _error(np.asarray(got)[known].astype(np.float64),
-                           expected[order - 2][known], scale[order - 2][known], dtype)
-            assert error.max() <= MAX_ULP[dtype], (case, order, error.max())
 
 
 def test_float64_hard_silu_keeps_its_precision_at_tiny_x():
@@ -667,3 +633,34 @@ def test_gelu_derivatives_near_zero_and_where_the_density_underflows(case):
         assert error[worst] <= MAX_ULP[dtype], (
             f"{context}: {error[worst]:.3g} ULP at x = {x[far][worst]!r}: "
             f"got {got[far][worst]!r}, mpmath {want[worst]!r}")
+
+
+def _mish_dense_points(dtype) -> np.ndarray:
+    """Both tails down to where mish'' and mish''' leave the normal range
+    (float32: below x = -91 and above 46; float64: -712 and 357), past
+    where e^-|x| or e^-2|x| alone flush, and densely between and near 0."""
+    near_zero = np.geomspace(1e-6, 3.0, 30)
+    if dtype == np.float32:
+        spread = np.arange(-91.0, 46.0, 0.75)
+    else:
+        spread = np.concatenate([np.linspace(-712.0, -8.0, 40), np.arange(-8.0, 8.0, 0.25),
+                                 np.linspace(8.0, 357.0, 30)])
+    return np.unique(np.concatenate([spread, near_zero, -near_zero]).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_mish_higher_derivatives_over_its_range(dtype):
+    # mish'' and mish''' by autodiff of the first derivative's arithmetic
+    # cancelled for large x (1 - t and t' ~ 2 e^-2x formed from terms of size
+    # e^-x), flushed in both tails and lost up to 11 ULP near 0; they are
+    # rational functions of e^-|x| with rules of their own.
+    points = _mish_dense_points(dtype)
+    expected, scale = _dense_references("mish", points.astype(np.float64))
+    judged = np.ones(points.shape, bool)
+    with jax.enable_x64(dtype == np.float64):
+        for order in ORDERS:
+            results = _derivative_program("mish", order)(jnp.asarray(points))
+            for how, got in zip(("jax.grad", "jax.hessian"), results, strict=False):
+                _check(f"mish order {order} {np.dtype(dtype).name} ({how}) over its range",
+                       points.astype(np.float64), np.asarray(got, np.float64),
+                       expected[order - 2], scale[order - 2], dtype, judged)
