@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
+import platform
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -262,6 +266,28 @@ def test_derivative_at_zero_as_jax_nn(approximate):
     want = jax.grad(lambda x: jax.nn.gelu(x, approximate))(0.0)
     assert float(got) == float(want) == 0.5
     assert float(jaxact.gelu(0.0, approximate)) == 0.0
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
+                    reason="an x86 ISA level (no FMA below AVX2)")
+def test_derivative_at_zero_is_one_half_without_fused_multiply_add():
+    # The tanh form's fitted piece near the root gave 1/2 at 0 only where
+    # LLVM fused its multiply and add (0.49999997 at --xla_cpu_max_isa=SSE4_2,
+    # which has no FMA); 0 now takes the closed form, exactly 1/2.
+    code = """if True:
+        import jax, jax.numpy as jnp, jaxact
+        jax.config.update("jax_enable_x64", True)
+        for dtype in (jnp.float32, jnp.float64):
+            for approximate in (True, False):
+                slope = jax.jit(jax.vmap(jax.grad(lambda x: jaxact.gelu(x, approximate))))
+                print(*slope(jnp.asarray([0.0, -0.0], dtype)).tolist())
+    """
+    env = {**os.environ, "XLA_FLAGS": "--xla_cpu_max_isa=SSE4_2", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    slopes = [float(v) for v in result.stdout.split()]
+    assert slopes == [0.5] * 8, result.stdout
 
 
 @pytest.mark.parametrize("approximate", [False, True])

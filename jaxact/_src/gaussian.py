@@ -591,7 +591,10 @@ def _gelu_tanh_and_derivative(x: jax.Array):
         _times_exp(bracket, bracket_rest, m, w) * scale,
         q + scaled_slope * e,
     ) / square_of_one_plus(e)
-    in_root = (x >= _APPROX_ROOT_LOW) & (x <= 0)
+    # x = 0 (either sign) takes the far form, which is exactly 1/2 there
+    # (v = 0, e = 1: 2 / 4): the fitted piece is 1/2 only to within its
+    # rounding, which a fused multiply-add decides.
+    in_root = (x >= _APPROX_ROOT_LOW) & (x < 0)
     near = jnp.where(in_root, x, _APPROX_ROOT_CENTER)
     zero_hi, zero_lo = _pair(_APPROX_ZERO, dtype)
     distance = near - opaque(zero_hi, dtype)
