@@ -270,24 +270,36 @@ def test_derivative_at_zero_as_jax_nn(approximate):
 
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
                     reason="an x86 ISA level (no FMA below AVX2)")
-def test_derivative_at_zero_is_one_half_without_fused_multiply_add():
-    # The tanh form's fitted piece near the root gave 1/2 at 0 only where
-    # LLVM fused its multiply and add (0.49999997 at --xla_cpu_max_isa=SSE4_2,
-    # which has no FMA); 0 now takes the closed form, exactly 1/2.
-    code = """if True:
+def test_without_fused_multiply_add():
+    # At --xla_cpu_max_isa=SSE4_2 LLVM has no FMA to fuse a multiply into the
+    # add that reads it, which hid two defects: the tanh form's fitted piece
+    # near the root gave gelu'(0) = 0.49999997 (0 now takes the closed form,
+    # exactly 1/2), and float64 m + m w near the bottom of the range flushed
+    # the subnormal product m w to 0 (exact form: 379 ULP at x = -37.25;
+    # exp_reduced now raises m there).
+    tail = [-37.25, -37.0, -36.9]
+    code = f"""if True:
         import jax, jax.numpy as jnp, jaxact
         jax.config.update("jax_enable_x64", True)
         for dtype in (jnp.float32, jnp.float64):
             for approximate in (True, False):
                 slope = jax.jit(jax.vmap(jax.grad(lambda x: jaxact.gelu(x, approximate))))
                 print(*slope(jnp.asarray([0.0, -0.0], dtype)).tolist())
+        exact = jax.jit(lambda x: jaxact.gelu(x, approximate=False))
+        print(*[v.hex() for v in exact(jnp.asarray({tail}, jnp.float64)).tolist()])
     """
     env = {**os.environ, "XLA_FLAGS": "--xla_cpu_max_isa=SSE4_2", "JAX_PLATFORMS": "cpu"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    slopes = [float(v) for v in result.stdout.split()]
+    *slope_lines, tail_line = result.stdout.split("\n")[:-1]
+    slopes = [float(v) for line in slope_lines for v in line.split()]
     assert slopes == [0.5] * 8, result.stdout
+    with mpmath.workdps(40):
+        for x, got in zip(tail, tail_line.split(), strict=True):
+            exact = mpmath.mpf(x) * mpmath.ncdf(mpmath.mpf(x))
+            error = abs(mpmath.mpf(float.fromhex(got)) - exact) / np.spacing(abs(float(exact)))
+            assert error <= 4, (x, float.fromhex(got), float(exact), float(error))
 
 
 @pytest.mark.parametrize("approximate", [False, True])

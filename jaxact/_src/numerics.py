@@ -336,9 +336,12 @@ def exp_short(z: jax.Array) -> jax.Array:
 # product is scaled back by 2^-64, exactly.
 _EXP_REDUCED_LOWEST = -130.0
 _EXP_REDUCED_RAISE = 64
-# float64: exp(z) is shifted by 64 ln 2 in two parts below z = -700; the
+# float64: exp(z) is shifted by 64 ln 2 in two parts below z = -640; the
 # high part has 49 significant bits, so z + hi is exact for |z| >= 512.
-_EXP_REDUCED_ZONE_FLOAT64 = -700.0
+# Callers form m + m w with |w| as small as 2^-54 still counting: m w stays
+# a normal number (not flushed to 0 by the CPU's FTZ, where LLVM does not
+# fuse the multiply into the add) for m >= 2^-968, z >= -671.
+_EXP_REDUCED_ZONE_FLOAT64 = -640.0
 _LN2_64_HI = float(np.round(64 * math.log(2.0) * 2.0**43) / 2.0**43)
 # ln 2 = 0.6931471805599453 + 2.3190468138462996e-17 (mpmath): the float64
 # ln 2 alone would leave 64 * 2.3e-17 = 7 ULP in the result.
@@ -361,7 +364,7 @@ def exp_reduced(z: jax.Array, z_lo: jax.Array) -> tuple[jax.Array, jax.Array, ja
     z = -69.3 to keep m normal; multiplying by it last is exact wherever the
     final result is normal. -inf gives m = 0; NaN gives NaN in r.
 
-    float64: m = exp(z) (shifted by 64 ln 2 below z = -700) and r = z_lo.
+    float64: m = exp(z) (shifted by 64 ln 2 below z = -640) and r = z_lo.
     """
     if z.dtype != jnp.float32:
         in_zone = z < _EXP_REDUCED_ZONE_FLOAT64
