@@ -353,6 +353,9 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
     def cpu_bfloat16(x: jax.Array) -> jax.Array:
         return narrowed(cpu_bfloat16_value(upcast(x, flush_on_cpu=flush_on_cpu)), x.dtype)
 
+    def slope(separated: jax.Array) -> jax.Array:
+        return value_and_derivative(upcast(separated, flush_on_cpu=flush_on_cpu))[1]
+
     # Checkpointed: differentiated again (a second derivative), it keeps x and
     # recomputes, rather than keeping each of its intermediates for the
     # pullback. Under jit XLA gives the same program either way; eagerly each
@@ -360,7 +363,7 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
     # (x itself is unused: see the rule below.)
     @jax.checkpoint
     def derivative(x, separated):
-        return value_and_derivative(upcast(separated, flush_on_cpu=flush_on_cpu))[1]
+        return slope(separated)
 
     @jax.custom_jvp
     def activation(x: jax.Array) -> jax.Array:
@@ -376,7 +379,7 @@ def unary_activation(value_and_derivative, *, cpu_bfloat16_value=None,
         # the value jvp computes as well, so XLA computes it once.
         @jax.custom_jvp
         def derivative_with_rule(x, separated):
-            return value_and_derivative(upcast(separated, flush_on_cpu=flush_on_cpu))[1]
+            return slope(separated)
 
         @derivative_with_rule.defjvp
         def derivative_jvp(primals, tangents):
@@ -432,6 +435,10 @@ def binary_activation(value_and_partials, *, default_param: float | None = None,
     ``first`` computes only the kernels it is asked for (for the reason
     below).
     """
+    def computed_partials(separated, param, wanted):
+        return tuple(value_and_partials(upcast(separated, flush_on_cpu=flush_on_cpu), param)[i]
+                     for i in wanted)
+
     # Checkpointed, as unary_activation's derivative. Only the partials the
     # tangents ask for: a partial computed and left unused still has
     # derivatives, and a zero cotangent times an infinite one of them is NaN
@@ -439,8 +446,7 @@ def binary_activation(value_and_partials, *, default_param: float | None = None,
     # (x itself is unused: see the rule below.)
     @functools.partial(jax.checkpoint, static_argnums=(3,))
     def partials(x, separated, param, wanted):
-        return tuple(value_and_partials(upcast(separated, flush_on_cpu=flush_on_cpu), param)[i]
-                     for i in wanted)
+        return computed_partials(separated, param, wanted)
 
     @jax.custom_jvp
     def activation(x: jax.Array, param: jax.Array) -> jax.Array:
@@ -454,8 +460,7 @@ def binary_activation(value_and_partials, *, default_param: float | None = None,
         # derivative_with_rule; the value in the rule from x itself.
         @functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
         def partials_with_rule(x, separated, param, wanted):
-            return tuple(value_and_partials(upcast(separated, flush_on_cpu=flush_on_cpu),
-                                            param)[i] for i in wanted)
+            return computed_partials(separated, param, wanted)
 
         @functools.partial(partials_with_rule.defjvp, symbolic_zeros=True)
         def partials_jvp(wanted, primals, tangents):
